@@ -1,0 +1,311 @@
+"""Datasets, in a registry. Every dataset is decoded once into one tensor held on the training device (uint8
+images or standardised float points), and batches are drawn by indexing it: no per-sample transforms, no
+DataLoader, nothing between the step and its data.
+
+Names: mnist (10,000 real digits bundled in gan/assets), mnist-full, fashion-mnist, cifar10 (torchvision's),
+folder:PATH, 2-D points ring8 / grid25 (as in PacGAN), spiral, moons, and csv:PATH.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gan.errors import GanInputError
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+MNIST_10K = ASSETS / "mnist_10k.npz"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+MAX_FOLDER_IMAGES = 100_000
+MAX_CSV_BYTES = 50 * 2 ** 20
+MAX_CSV_ROWS = 1_000_000
+
+MNIST_CLASSES = [str(d) for d in range(10)]
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("GANSCOPE_DATA", Path.home() / ".cache" / "ganscope" / "data"))
+
+
+@dataclass
+class Dataset:
+    """One tensor of samples on the device, with labels and what the metrics need to know about it."""
+
+    name: str
+    kind: str                              # "image" or "points"
+    data: torch.Tensor                     # uint8 (N, C, H, W), or float32 (N, 2) standardised
+    labels: torch.Tensor | None = None     # int64 (N,)
+    class_names: list[str] = field(default_factory=list)
+    point_mean: tuple = (0.0, 0.0)         # points only: data = standardised * std + mean
+    point_std: tuple = (1.0, 1.0)
+    modes: np.ndarray | None = None        # points only: mixture centres, for modes covered / high quality
+    mode_std: float | None = None
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_size(self) -> int:
+        return self.data.shape[-1] if self.kind == "image" else 0
+
+    @property
+    def channels(self) -> int:
+        return self.data.shape[1] if self.kind == "image" else 0
+
+    def to(self, device: torch.device) -> "Dataset":
+        self.data = self.data.to(device)
+        if self.labels is not None:
+            self.labels = self.labels.to(device)
+        return self
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """Samples as the networks see them: images in [-1, 1], points standardised."""
+        x = self.data[index]
+        return x.float().div_(127.5).sub_(1.0) if self.kind == "image" else x
+
+    def points_in_data_units(self) -> np.ndarray:
+        return self.data.cpu().numpy() * np.array(self.point_std) + np.array(self.point_mean)
+
+
+# ------------------------------------------------------------------------------------------ image data
+def _images(name: str, images: np.ndarray | torch.Tensor, labels, classes: list[str]) -> Dataset:
+    x = torch.as_tensor(np.asarray(images), dtype=torch.uint8)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)  # (N, 1, H, W)
+    elif x.shape[-1] in (1, 3):
+        x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW
+    y = None if labels is None else torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    return Dataset(name, "image", x.contiguous(), y, classes)
+
+
+def _split(n: int, split: str, test_fraction: float = 0.2) -> np.ndarray:
+    """A fixed train/test split (the same on every machine) for data that comes as one set."""
+    order = np.random.default_rng(0).permutation(n)
+    n_test = int(n * test_fraction)
+    return {"all": np.arange(n), "train": np.sort(order[n_test:]), "test": np.sort(order[:n_test])}[split]
+
+
+def load_mnist_bundled(split: str = "all", **_) -> Dataset:
+    with np.load(MNIST_10K) as f:
+        images, labels = f["images"], f["labels"]
+    keep = _split(len(images), split)
+    return _images("mnist", images[keep], labels[keep], MNIST_CLASSES)
+
+
+def _torchvision(cls_name: str, split: str, data_root: str | None, download: bool = True):
+    import torchvision.datasets as tvd
+
+    root = Path(data_root) if data_root else default_data_root()
+    try:
+        ds = getattr(tvd, cls_name)(str(root), train=(split != "test"), download=download)
+    except Exception as e:  # network down, bad root, corrupt file: all the user's to fix
+        raise GanInputError(f"could not load {cls_name} from {root} ({e.__class__.__name__}: {e}); "
+                            "use --data-root to point at a copy, or connect to the internet to download it") from None
+    return ds
+
+
+def load_mnist_full(split: str = "all", data_root: str | None = None, **_) -> Dataset:
+    ds = _torchvision("MNIST", split, data_root)
+    return _images("mnist-full", ds.data, ds.targets, MNIST_CLASSES)
+
+
+def _stage_debian_fashion_mnist(root: Path) -> None:
+    """Debian's dataset-fashion-mnist ships the original IDX files, recompressed; torchvision accepts them once
+    they are gunzipped into <root>/FashionMNIST/raw (it then finds them and does not download)."""
+    raw = root / "FashionMNIST" / "raw"
+    if not DEBIAN_FASHION_MNIST.is_dir() or (raw / "t10k-labels-idx1-ubyte").exists():
+        return
+    raw.mkdir(parents=True, exist_ok=True)
+    for gz in sorted(DEBIAN_FASHION_MNIST.glob("*-ubyte.gz")):
+        target = raw / gz.name[:-3]
+        tmp = target.with_suffix(".partial")
+        with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, target)
+
+
+def load_fashion_mnist(split: str = "all", data_root: str | None = None, **_) -> Dataset:
+    root = Path(data_root) if data_root else default_data_root()
+    _stage_debian_fashion_mnist(root)
+    ds = _torchvision("FashionMNIST", split, str(root))
+    return _images("fashion-mnist", ds.data, ds.targets, FASHION_CLASSES)
+
+
+def load_cifar10(split: str = "all", data_root: str | None = None, **_) -> Dataset:
+    ds = _torchvision("CIFAR10", split, data_root)
+    return _images("cifar10", ds.data, ds.targets, CIFAR_CLASSES)
+
+
+def load_folder(path: str, image_size: int | None = None, **_) -> Dataset:
+    """Every image under PATH, resized (short side) and centre-cropped to image_size; grayscale if all are."""
+    from PIL import Image
+    import torchvision.transforms.functional as TF
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise GanInputError(f"{path!r} is not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise GanInputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {path!r}")
+    files = files[:MAX_FOLDER_IMAGES]
+    size = image_size or 64
+    decoded, skipped = [], 0
+    for p in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    im.load()
+                    decoded.append(im.convert("RGBA").convert("RGB") if im.mode not in ("L", "1", "I;16", "I")
+                                   else im.convert("L"))
+        except Exception as e:  # corrupt, truncated, bomb, not an image: skip it and say so
+            skipped += 1
+            log.warning("skipping %s: %s", p.name, e)
+    if not decoded:
+        raise GanInputError(f"none of the {len(files)} image files in {path!r} could be read")
+    gray = all(im.mode == "L" for im in decoded)
+    tensors = []
+    for im in decoded:
+        im = im if gray else im.convert("RGB")
+        t = TF.pil_to_tensor(im)
+        t = TF.center_crop(TF.resize(t, size, antialias=True), [size, size])
+        tensors.append(t)
+    if skipped:
+        log.warning("%d of %d files in %s were not readable images", skipped, len(files), path)
+    return Dataset(f"folder:{path}", "image", torch.stack(tensors).contiguous(), None, [])
+
+
+# -------------------------------------------------------------------------------------------- 2-D data
+def _points(name: str, points: np.ndarray, labels=None, modes=None, mode_std=None) -> Dataset:
+    points = np.asarray(points, dtype=np.float64)
+    mean, std = points.mean(axis=0), points.std(axis=0)
+    std = np.where(std > 1e-8, std, 1.0)
+    data = torch.as_tensor((points - mean) / std, dtype=torch.float32)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.int64)
+    return Dataset(name, "points", data, y, [], tuple(float(v) for v in mean), tuple(float(v) for v in std),
+                   None if modes is None else np.asarray(modes, dtype=np.float64), mode_std)
+
+
+def _mixture(name: str, modes: np.ndarray, std: float, n: int = 50_000) -> Dataset:
+    rng = np.random.default_rng(0)
+    which = rng.integers(0, len(modes), n)
+    return _points(name, modes[which] + rng.normal(0, std, (n, 2)), which, modes, std)
+
+
+def load_ring8(**_) -> Dataset:
+    angles = 2 * math.pi * np.arange(8) / 8
+    return _mixture("ring8", np.stack([np.cos(angles), np.sin(angles)], axis=1), 0.01)
+
+
+def load_grid25(**_) -> Dataset:
+    axis = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
+    return _mixture("grid25", np.array([(x, y) for x in axis for y in axis]), 0.05)
+
+
+def load_spiral(n: int = 50_000, **_) -> Dataset:
+    rng = np.random.default_rng(0)
+    t = np.sqrt(rng.uniform(0, 1, n)) * 3 * math.pi
+    pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1) / (3 * math.pi) + rng.normal(0, 0.02, (n, 2))
+    return _points("spiral", pts)
+
+
+def load_moons(n: int = 50_000, **_) -> Dataset:
+    rng = np.random.default_rng(0)
+    which = rng.integers(0, 2, n)
+    t = rng.uniform(0, math.pi, n)
+    x = np.where(which == 0, np.cos(t), 1 - np.cos(t))
+    y = np.where(which == 0, np.sin(t), 0.5 - np.sin(t))
+    return _points("moons", np.stack([x, y], axis=1) + rng.normal(0, 0.05, (n, 2)), which)
+
+
+def read_points_csv(path: str) -> np.ndarray:
+    """x,y rows, with or without a header line; anything else is refused with the line that broke it."""
+    p = Path(path)
+    if not p.is_file():
+        raise GanInputError(f"no such CSV file: {path!r}")
+    if p.stat().st_size > MAX_CSV_BYTES:
+        raise GanInputError(f"{p.name} is larger than {MAX_CSV_BYTES // 2 ** 20} MB")
+    rows = []
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            cells = [c.strip() for c in line.replace(";", ",").split(",")]
+            try:
+                values = [float(c) for c in cells]
+            except ValueError:
+                if number == 1 and not rows:
+                    continue  # a header
+                raise GanInputError(f"{p.name} line {number}: expected two numbers x,y, got {line[:60]!r}") from None
+            if len(values) != 2:
+                raise GanInputError(f"{p.name} line {number}: expected 2 columns (x,y), got {len(values)}")
+            if not all(math.isfinite(v) for v in values):
+                raise GanInputError(f"{p.name} line {number}: NaN or infinite value")
+            rows.append(values)
+            if len(rows) > MAX_CSV_ROWS:
+                raise GanInputError(f"{p.name} has more than {MAX_CSV_ROWS:,} rows")
+    if len(rows) < 2:
+        raise GanInputError(f"{p.name} needs at least 2 points, found {len(rows)}")
+    return np.array(rows)
+
+
+def load_csv(path: str, **_) -> Dataset:
+    return _points(f"csv:{path}", read_points_csv(path))
+
+
+# -------------------------------------------------------------------------------------------- registry
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "mnist": load_mnist_bundled,
+    "mnist-full": load_mnist_full,
+    "fashion-mnist": load_fashion_mnist,
+    "cifar10": load_cifar10,
+    "ring8": load_ring8,
+    "grid25": load_grid25,
+    "spiral": load_spiral,
+    "moons": load_moons,
+}
+PREFIXED = {"folder": load_folder, "csv": load_csv}
+POINT_DATASETS = {"ring8", "grid25", "spiral", "moons"}
+
+
+def is_points_dataset(name: str) -> bool:
+    return name in POINT_DATASETS or name.startswith("csv:")
+
+
+def load_dataset(name: str, split: str = "all", image_size: int | None = None, data_root: str | None = None,
+                 device: torch.device | str = "cpu") -> Dataset:
+    """Decode a dataset once, resize it if asked, and put it on the device."""
+    prefix, _, arg = name.partition(":")
+    if name in DATASETS:
+        ds = DATASETS[name](split=split, data_root=data_root)
+    elif arg and prefix in PREFIXED:
+        ds = PREFIXED[prefix](arg, image_size=image_size)
+    else:
+        names = list(DATASETS) + [f"{p}:PATH" for p in PREFIXED]
+        raise GanInputError(f"unknown dataset {name!r}; choose one of: {', '.join(names)}")
+    if ds.kind == "image" and image_size and image_size != ds.image_size:
+        x = F.interpolate(ds.data.float(), size=(image_size, image_size), mode="bilinear", antialias=True,
+                          align_corners=False)
+        ds.data = x.round_().clamp_(0, 255).to(torch.uint8)
+    return ds.to(torch.device(device))

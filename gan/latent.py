@@ -1,0 +1,122 @@
+"""Latent vectors: seeds as addresses, truncation, and paths between latents.
+
+A seed maps to z on the CPU with its own torch.Generator, independent of batch position and device, so a seed
+shows the same image on a laptop and on a GPU server and can be shared as a number.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+from gan.errors import GanInputError
+
+SEED_LIMIT = 2 ** 32
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        try:
+            as_float = float(seed)
+        except (TypeError, ValueError):
+            raise GanInputError(f"a seed must be an integer in [0, 2**32), got {seed!r}") from None
+        if not as_float.is_integer():
+            raise GanInputError(f"a seed must be an integer in [0, 2**32), got {seed!r}")
+        seed = int(as_float)
+    if not 0 <= seed < SEED_LIMIT:
+        raise GanInputError(f"a seed must be in [0, 2**32), got {seed}")
+    return seed
+
+
+def seed_to_z(seeds: Iterable[int], z_dim: int, dist: str = "normal") -> torch.Tensor:
+    """(N, z_dim) float32 on the CPU; the same seed always gives the same row."""
+    rows = []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(check_seed(seed))
+        if dist == "uniform":
+            rows.append(torch.rand(z_dim, generator=g) * 2 - 1)
+        else:
+            rows.append(torch.randn(z_dim, generator=g))
+    if not rows:
+        raise GanInputError("no seeds given")
+    return torch.stack(rows)
+
+
+def check_truncation(psi) -> float:
+    try:
+        psi = float(psi)
+    except (TypeError, ValueError):
+        raise GanInputError(f"truncation must be a number in (0, 1], got {psi!r}") from None
+    if not 0 < psi <= 1:
+        raise GanInputError(f"truncation must be in (0, 1], got {psi}")
+    return psi
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """The truncation trick as a pull towards the latent mean (0): z' = psi * z. psi = 1 leaves z alone; smaller
+    psi trades variety for typical, cleaner samples (BigGAN's trade-off, in StyleGAN's continuous form, so a
+    slider moves the image smoothly)."""
+    return z * check_truncation(psi)
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return a + (b - a) * t
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016 for GANs): stays at the norm a Gaussian latent has,
+    where a straight line would cut through the low-density middle. Falls back to lerp for parallel vectors."""
+    a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + eps, 1 - eps))
+    so = torch.sin(omega)
+    out = (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+    return torch.where(so.abs() < 1e-4, lerp(a, b, t), out)
+
+
+INTERPOLATIONS = {"linear": lerp, "lerp": lerp, "slerp": slerp, "spherical": slerp}
+
+
+def interpolation_path(keyframes: torch.Tensor, frames: int, mode: str = "slerp", loop: bool = False) -> torch.Tensor:
+    """(frames, D) latents visiting the keyframes (K, D) in order (and back to the first if loop), evenly in t."""
+    if mode not in INTERPOLATIONS:
+        raise GanInputError(f"unknown interpolation mode {mode!r}; choose linear or slerp")
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 2000:
+        raise GanInputError(f"frames must be an integer in [2, 2000], got {frames!r}")
+    if keyframes.shape[0] < 2:
+        raise GanInputError("an interpolation needs at least 2 keyframes")
+    points = torch.cat([keyframes, keyframes[:1]]) if loop else keyframes
+    seg, t = interpolation_weights(keyframes.shape[0], frames, loop)
+    return INTERPOLATIONS[mode](points[seg], points[seg + 1], t.unsqueeze(1))
+
+
+def interpolation_weights(n_keys: int, frames: int, loop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(segment index, t) per frame. A loop's last frame stops one step short of the start, so the animation
+    repeats seamlessly. Also used to blend class labels along the path."""
+    n_seg = n_keys if loop else n_keys - 1
+    u = torch.arange(frames, dtype=torch.float32) * (n_seg / frames if loop else n_seg / (frames - 1))
+    seg = u.floor().clamp(max=n_seg - 1).long()
+    return seg, u - seg
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-63', '1,5,9', '3,10-12' -> a list of seeds."""
+    seeds: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        if not part:
+            continue
+        lo, dash, hi = part.partition("-")
+        try:
+            if dash:
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise GanInputError(f"seed range {part!r} runs backwards")
+                if b - a >= 10_000:
+                    raise GanInputError(f"seed range {part!r} is longer than 10,000")
+                seeds.extend(range(a, b + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise GanInputError(f"cannot read seeds {text!r}: use numbers, commas and ranges like 0-63") from None
+    if not seeds:
+        raise GanInputError("no seeds given")
+    return [check_seed(s) for s in seeds]

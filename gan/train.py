@@ -1,0 +1,150 @@
+"""python -m gan.train: train a GAN headless, with a tqdm bar, sample grids, atomic checkpoints and --resume.
+
+    python -m gan.train --dataset mnist --arch dcgan --loss bce --steps 3000 --out runs/mnist-dcgan
+    python -m gan.train ... --resume          # continue (or start, if the folder holds no checkpoint)
+    python -m gan.train --dataset grid25 --loss wgan-gp --steps 5000
+    python -m gan.train --dry-run             # one step of every phase, nothing written
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from gan.cli import run_main
+from gan.config import TrainConfig
+from gan.data import DATASETS, PREFIXED
+from gan.devices import DEVICE_CHOICES
+from gan.losses import LOSSES
+from gan.models import ARCHITECTURES
+
+log = logging.getLogger("gan.train")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m gan.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    datasets = ", ".join(list(DATASETS) + [f"{k}:PATH" for k in PREFIXED])
+    p.add_argument("--dataset", default=d.dataset, help=f"one of: {datasets} (default: %(default)s)")
+    p.add_argument("--arch", default=None, help=f"one of: {', '.join(ARCHITECTURES)} (default: dcgan for images, "
+                                                "mlp for 2-D points)")
+    p.add_argument("--loss", default=d.loss, help=f"one of: {', '.join(LOSSES)} (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=d.steps, help="total training steps (G updates) (default: %(default)s)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<dataset>-<arch>-<loss>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint; "
+                                                         "starts fresh if there is none")
+    p.add_argument("--dry-run", action="store_true", help="run one step of every phase and write nothing")
+    p.add_argument("--device", default=d.device, choices=DEVICE_CHOICES)
+    p.add_argument("--seed", type=int, default=d.seed)
+    g = p.add_argument_group("schedule")
+    g.add_argument("--sample-every", type=int, default=d.sample_every)
+    g.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    g.add_argument("--log-every", type=int, default=d.log_every)
+    g.add_argument("--n-samples", type=int, default=d.n_samples, help="images in the fixed-noise grid")
+    h = p.add_argument_group("optimisation (unset: the loss's preset)")
+    h.add_argument("--batch-size", type=int)
+    h.add_argument("--lr-g", type=float)
+    h.add_argument("--lr-d", type=float)
+    h.add_argument("--beta1", type=float)
+    h.add_argument("--beta2", type=float)
+    h.add_argument("--optimizer", choices=("adam", "rmsprop"))
+    h.add_argument("--n-critic", type=int, help="D updates per G update")
+    h.add_argument("--gp-lambda", type=float, help="gradient penalty weight (wgan-gp)")
+    h.add_argument("--clip", type=float, help="weight clipping bound (wgan)")
+    h.add_argument("--ema", type=float, default=d.ema, help="EMA decay of G's weights; 0 turns it off")
+    m = p.add_argument_group("model")
+    m.add_argument("--image-size", type=int, help="resize images to this size (28, 32 or 64 for dcgan)")
+    m.add_argument("--z-dim", type=int)
+    m.add_argument("--z-dist", choices=("normal", "uniform"), default=d.z_dist)
+    m.add_argument("--g-width", type=int)
+    m.add_argument("--d-width", type=int)
+    m.add_argument("--depth", type=int, help="hidden layers (mlp)")
+    m.add_argument("--conditional", action="store_true", help="class-conditional G and projection D")
+    m.add_argument("--spectral-norm", action="store_true", help="spectral norm on every layer of D")
+    s = p.add_argument_group("speed (CUDA only; the CPU path stays float32)")
+    s.add_argument("--no-amp", dest="amp", action="store_false", help="no bf16 autocast")
+    s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    s.add_argument("--compile", action="store_true", help="torch.compile G and D")
+    p.add_argument("--data-root", help="where torchvision datasets are looked for and downloaded")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    fields = TrainConfig.__dataclass_fields__
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+
+
+def default_out(cfg: TrainConfig) -> Path:
+    name = "-".join(str(x) for x in (cfg.dataset.replace(":", "_").replace("/", "_"), cfg.arch or "auto", cfg.loss))
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def dry_run(cfg: TrainConfig) -> None:
+    from gan.training import Trainer
+
+    trainer = Trainer(cfg)
+    trainer.d_step()
+    trainer.g_step()
+    trainer.step_count += 1
+    trainer.ema_step()
+    trainer.sample_images()
+    trainer.pending.clear()
+    print(f"dry run ok: {trainer.cfg.arch} / {trainer.cfg.loss} on {trainer.data.name} ({len(trainer.data)} samples, "
+          f"{trainer.device}); one D step, one G step, one EMA update and one sample ran; nothing was written")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = config_from_args(args)
+    if args.dry_run:
+        dry_run(cfg)
+        return 0
+    from tqdm import tqdm
+
+    from gan.session import TrainingSession
+
+    out = Path(args.out) if args.out else default_out(cfg)
+    session = TrainingSession(cfg, out, resume=args.resume)
+    t = session.trainer
+    log.info("training %s / %s on %s (%d samples) on %s -> %s", t.cfg.arch, t.cfg.loss, t.data.name, len(t.data),
+             t.device, out)
+    if session.done:
+        log.info("the run is already at step %d of %d", session.step, session.cfg.steps)
+        session.finish()
+        return 0
+
+    stop = {"asked": False}
+
+    def ask_stop(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        log.info("stopping after this step (press Ctrl-C again to quit at once)")
+
+    previous = signal.signal(signal.SIGINT, ask_stop)
+    try:
+        with tqdm(total=session.cfg.steps, initial=session.step, unit="step", dynamic_ncols=True,
+                  file=sys.stderr) as bar:
+            while not session.done and not stop["asked"]:
+                entry = session.advance()
+                bar.update(1)
+                if entry is not None:
+                    bar.set_postfix(d=f"{entry['loss_d']:.3f}", g=f"{entry['loss_g']:.3f}",
+                                    img_s=f"{entry['img_per_s']:.0f}", refresh=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stop["asked"]:
+        session.checkpoint_now()
+        log.info("stopped at step %d; checkpoint saved. Continue with the same command and --resume", session.step)
+        return 130
+    path = session.finish()
+    log.info("done: %d steps in %.0f s; model: %s", session.step, session.trainer.wall_time(), path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

@@ -1,0 +1,384 @@
+"""The training loop: one model-agnostic step in labelled phases, an EMA of G, a NaN guard, atomic checkpoints.
+
+    (1) update D (n_critic times)   (2) update G   (3) update the EMA of G   (4) record
+
+Nothing here knows which GAN it trains: the model family, the loss and the dataset come from their registries.
+All training randomness (batch indices, noise, gradient-penalty mixing) comes from one torch.Generator whose state
+is checkpointed, so a resumed run continues exactly where it stopped (bit for bit on the CPU).
+Loss values stay on the device until a log line is due, so a GPU never waits for the host inside a step.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gan import checkpoint as ckpt
+from gan.config import ModelConfig, TrainConfig
+from gan.data import Dataset, is_points_dataset, load_dataset
+from gan.devices import resolve_device
+from gan.errors import GanInputError, TrainingDiverged
+from gan.latent import seed_to_z
+from gan.losses import LOSSES, gradient_penalty
+from gan.models import ARCHITECTURES, build_discriminator, build_generator
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+MODEL_FILE = "generator.safetensors"
+METRICS_LOG = "metrics.jsonl"
+CONFIG_FILE = "config.json"
+SAMPLES_DIR = "samples"
+CHECKPOINT_STATE_VERSION = 1
+
+
+# ------------------------------------------------------------------------------------- hyperparameters
+def resolve_config(cfg: TrainConfig) -> TrainConfig:
+    """Fill every None with the loss's preset (2-D overrides for point data) and check every number, so that the
+    rest of the code never sees a missing or absurd value."""
+    if cfg.loss not in LOSSES:
+        raise GanInputError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(LOSSES)}")
+    loss = LOSSES[cfg.loss]
+    points = is_points_dataset(cfg.dataset)
+    preset = {**loss.preset, **(loss.preset_2d if points else {})}
+    arch = cfg.arch or ("mlp" if points else "dcgan")
+    if arch not in ARCHITECTURES:
+        raise GanInputError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    arch_defaults = {"g_width": 128, "d_width": 128, "depth": 3, "z_dim": 2} if points else {
+        "z_dim": 100, **ARCHITECTURES[arch].defaults}
+    filled = copy.deepcopy(cfg)
+    filled.arch = arch
+    for name in ("batch_size", "lr_g", "lr_d", "beta1", "beta2", "optimizer", "n_critic", "gp_lambda", "clip",
+                 "z_dim", "g_width", "d_width", "depth"):
+        if getattr(filled, name) is None:
+            setattr(filled, name, preset.get(name, arch_defaults.get(name, _FALLBACK.get(name))))
+    _check(filled)
+    return filled
+
+
+_FALLBACK = dict(beta1=0.5, beta2=0.999, gp_lambda=10.0, clip=0.01, optimizer="adam", depth=3)
+
+
+def _check(cfg: TrainConfig) -> None:
+    def number(name, lo, hi, integer=False, lo_open=False):
+        v = getattr(cfg, name)
+        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer())
+        if bad or not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
+            kind = "an integer" if integer else "a number"
+            raise GanInputError(f"--{name.replace('_', '-')} must be {kind} in {'(' if lo_open else '['}{lo}, {hi}], "
+                                f"got {v!r}")
+        if integer:
+            setattr(cfg, name, int(v))
+
+    number("steps", 1, 10_000_000, integer=True)
+    number("batch_size", 1, 65_536, integer=True)
+    number("lr_g", 0, 1, lo_open=True)
+    number("lr_d", 0, 1, lo_open=True)
+    number("beta1", 0, 0.9999)
+    number("beta2", 0, 0.99999)
+    number("n_critic", 1, 100, integer=True)
+    number("gp_lambda", 0, 1000)
+    number("clip", 0, 10, lo_open=True)
+    number("ema", 0, 0.99999)
+    number("seed", 0, 2 ** 63 - 1, integer=True)
+    number("sample_every", 1, 10_000_000, integer=True)
+    number("checkpoint_every", 1, 10_000_000, integer=True)
+    number("log_every", 1, 10_000_000, integer=True)
+    number("n_samples", 1, 1024, integer=True)
+    if cfg.optimizer not in ("adam", "rmsprop"):
+        raise GanInputError(f"--optimizer must be adam or rmsprop, not {cfg.optimizer!r}")
+
+
+def model_config_for(cfg: TrainConfig, ds: Dataset) -> ModelConfig:
+    image = ds.kind == "image"
+    if not image and cfg.conditional:
+        raise GanInputError("--conditional needs an image dataset with class labels")
+    if cfg.conditional and ds.n_classes < 2:
+        raise GanInputError(f"--conditional needs class labels, and {ds.name} has none")
+    return ModelConfig(
+        arch=cfg.arch, kind=ds.kind, image_size=ds.image_size or 28, channels=ds.channels or 1,
+        z_dim=cfg.z_dim, z_dist=cfg.z_dist, n_classes=ds.n_classes if cfg.conditional else 0,
+        conditional=cfg.conditional, spectral_norm=cfg.spectral_norm, g_width=cfg.g_width, d_width=cfg.d_width,
+        depth=cfg.depth, point_mean=ds.point_mean, point_std=ds.point_std).validate()
+
+
+# ---------------------------------------------------------------------------------------------------- EMA
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Exponential moving average of the weights; BatchNorm statistics are copied. (torch's AveragedModel would
+    average the integer BatchNorm counters too, and has no warm-up.)"""
+    ema_p, model_p = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(ema_p, model_p, 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+# -------------------------------------------------------------------------------------------------- trainer
+@dataclass
+class StepRecord:
+    """One step's figures, still on the device (tensors) until `Trainer.flush` reads them all at once."""
+    step: int
+    values: dict
+    images: int
+
+
+class Trainer:
+    """Owns the networks, optimizers, data and RNG of one run. `step()` is one training iteration; the caller
+    (command line, run manager, playground) decides when to log, sample, checkpoint, pause or stop."""
+
+    def __init__(self, cfg: TrainConfig, out: str | Path | None = None, dataset: Dataset | None = None):
+        self.cfg = resolve_config(cfg)
+        self.device = resolve_device(self.cfg.device)
+        self.out = Path(out) if out else None
+        self.loss = LOSSES[self.cfg.loss]
+        self.data = dataset if dataset is not None else load_dataset(
+            self.cfg.dataset, split="all", image_size=self.cfg.image_size, data_root=self.cfg.data_root,
+            device=self.device)
+        self.data.to(self.device)
+        if self.cfg.batch_size > len(self.data):
+            raise GanInputError(f"--batch-size {self.cfg.batch_size} is larger than the dataset "
+                                f"({len(self.data)} samples)")
+        self.model_config = model_config_for(self.cfg, self.data)
+        cuda = self.device.type == "cuda"
+        self.amp = cuda and self.cfg.amp
+        self.channels_last = cuda and self.cfg.channels_last and self.model_config.kind == "image"
+
+        torch.manual_seed(self.cfg.seed)  # weight init
+        self.G = build_generator(self.model_config).to(self.device)
+        self.D = build_discriminator(self.model_config).to(self.device)
+        if self.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = self._optimizer(self.G, self.cfg.lr_g)
+        self.opt_d = self._optimizer(self.D, self.cfg.lr_d)
+        self.g_step_fn = torch.compile(self.G) if self.cfg.compile else self.G
+        self.d_step_fn = torch.compile(self.D) if self.cfg.compile else self.D
+
+        self.rng = torch.Generator(self.device).manual_seed(self.cfg.seed)
+        n = self.cfg.n_samples
+        self.fixed_z = seed_to_z(range(n), self.model_config.z_dim, self.model_config.z_dist).to(self.device)
+        self.fixed_labels = (torch.arange(n, device=self.device) % self.model_config.n_classes
+                             if self.model_config.conditional else None)
+        self.step_count = 0          # completed iterations (G updates)
+        self.pending: list[StepRecord] = []
+        self.history_changes: list[dict] = []
+        self.wall_start = time.perf_counter()
+        self.wall_before = 0.0       # wall time of earlier sessions of a resumed run
+        self._last_flush_time = time.perf_counter()
+
+    # ------------------------------------------------------------------------------------------ pieces
+    def _optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
+        if self.cfg.optimizer == "rmsprop":
+            return torch.optim.RMSprop(module.parameters(), lr=lr)
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=(self.cfg.beta1, self.cfg.beta2))
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def _noise(self, n: int) -> torch.Tensor:
+        if self.model_config.z_dist == "uniform":
+            return torch.rand(n, self.model_config.z_dim, device=self.device, generator=self.rng) * 2 - 1
+        return torch.randn(n, self.model_config.z_dim, device=self.device, generator=self.rng)
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = torch.randint(len(self.data), (self.cfg.batch_size,), device=self.device, generator=self.rng)
+        x = self.data.batch(idx)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.data.labels[idx] if self.model_config.conditional else None
+        return x, y
+
+    def _fake_labels(self, n: int) -> torch.Tensor | None:
+        if not self.model_config.conditional:
+            return None
+        return torch.randint(self.model_config.n_classes, (n,), device=self.device, generator=self.rng)
+
+    def _probability(self, scores: torch.Tensor) -> torch.Tensor:
+        """D(x) as users read it: a probability for the sigmoid losses, the raw critic score otherwise."""
+        return torch.sigmoid(scores).mean() if self.cfg.loss in ("bce", "minimax") else scores.mean()
+
+    # ------------------------------------------------------------------------------------------ phases
+    def d_step(self) -> dict:
+        """(1) Update D once on a real batch and a fake batch."""
+        self.G.train()
+        self.D.train()
+        x_real, y_real = self._real_batch()
+        n = x_real.shape[0]
+        z, y_fake = self._noise(n), self._fake_labels(n)
+        with self._autocast():
+            with torch.no_grad():
+                x_fake = self.g_step_fn(z, y_fake)
+            s_real = self.d_step_fn(x_real, y_real)
+            s_fake = self.d_step_fn(x_fake, y_fake)
+            loss_d = self.loss.d_loss(s_real.float(), s_fake.float())
+        values = {"loss_d": loss_d.detach(), "d_real": self._probability(s_real.detach().float()),
+                  "d_fake": self._probability(s_fake.detach().float())}
+        if self.loss.gradient_penalty:
+            gp = gradient_penalty(lambda x: self.d_step_fn(x, y_real).float(), x_real, x_fake.float(), self.rng)
+            loss_d = loss_d + self.cfg.gp_lambda * gp
+            values["gp"] = gp.detach()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        if self.loss.weight_clip:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-self.cfg.clip, self.cfg.clip)
+        return values
+
+    def g_step(self) -> dict:
+        """(2) Update G once through the current D."""
+        self.G.train()
+        self.D.train()
+        n = self.cfg.batch_size
+        z, y_fake = self._noise(n), self._fake_labels(n)
+        self.D.requires_grad_(False)  # no D gradients are needed for G's update
+        try:
+            with self._autocast():
+                loss_g = self.loss.g_loss(self.d_step_fn(self.g_step_fn(z, y_fake), y_fake).float())
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss_g": loss_g.detach()}
+
+    def ema_step(self) -> None:
+        """(3) Update the EMA of G, with a warm-up so short runs are not dominated by the initial weights."""
+        if self.cfg.ema > 0:
+            decay = min(self.cfg.ema, (1 + self.step_count) / (10 + self.step_count))
+            update_ema(self.G_ema, self.G, decay)
+        else:
+            self.G_ema.load_state_dict(self.G.state_dict())
+
+    def step(self) -> None:
+        """One iteration: (1) D x n_critic, (2) G, (3) EMA, (4) record (kept on the device until flush)."""
+        values = {}
+        for _ in range(self.cfg.n_critic):
+            values = self.d_step()
+        values.update(self.g_step())
+        self.step_count += 1
+        self.ema_step()
+        self.pending.append(StepRecord(self.step_count, values, self.cfg.batch_size * self.cfg.n_critic))
+
+    # ----------------------------------------------------------------------------------------- records
+    def flush(self) -> dict | None:
+        """Read the pending figures off the device in one go, check them, and return the log entry of the latest
+        step (None if nothing ran since the last flush). Raises TrainingDiverged on NaN/inf, so the caller keeps its
+        last good state."""
+        if not self.pending:
+            return None
+        keys = sorted(self.pending[-1].values)
+        stacked = torch.stack([torch.stack([r.values[k].float() for k in keys]) for r in self.pending]).cpu()
+        if not torch.isfinite(stacked).all():
+            bad = self.pending[int((~torch.isfinite(stacked)).any(1).nonzero()[0])].step
+            self.pending.clear()
+            raise TrainingDiverged(f"the losses became NaN/inf at step {bad}: training stopped; the last good "
+                                   "checkpoint is kept")
+        now = time.perf_counter()
+        images = sum(r.images for r in self.pending)
+        rate = images / max(now - self._last_flush_time, 1e-9)
+        entry = {"step": self.pending[-1].step, **{k: float(v) for k, v in zip(keys, stacked[-1].tolist())},
+                 "img_per_s": round(rate, 1), "time": round(self.wall_time(), 3)}
+        self._last_flush_time = now
+        self.pending.clear()
+        return entry
+
+    def wall_time(self) -> float:
+        return self.wall_before + time.perf_counter() - self.wall_start
+
+    def set_hyperparameters(self, lr_g: float | None = None, lr_d: float | None = None,
+                            n_critic: int | None = None) -> dict:
+        """Change learning rates or n_critic between steps (GAN Lab's live controls); returns what changed."""
+        changed = {}
+        for name, value, opt in (("lr_g", lr_g, self.opt_g), ("lr_d", lr_d, self.opt_d), ("n_critic", n_critic, None)):
+            if value is None or value == getattr(self.cfg, name):
+                continue
+            trial = copy.copy(self.cfg)
+            setattr(trial, name, value)
+            _check(trial)
+            setattr(self.cfg, name, getattr(trial, name))
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = getattr(trial, name)
+            changed[name] = getattr(trial, name)
+        if changed:
+            self.history_changes.append({"step": self.step_count, **changed})
+        return changed
+
+    # ------------------------------------------------------------------------------------------ output
+    @torch.no_grad()
+    def sample_images(self, generator: nn.Module | None = None) -> torch.Tensor:
+        """The fixed-noise samples from the EMA generator: images in [-1, 1], or 2-D points in data units."""
+        g = generator or self.G_ema
+        g.eval()
+        out = g(self.fixed_z, self.fixed_labels).float()
+        return g.to_data_units(out) if self.model_config.kind == "points" else out
+
+    def save_samples(self, path: Path) -> None:
+        from gan.viz import save_grid, save_scatter
+
+        if self.model_config.kind == "points":
+            save_scatter(path, self.data.points_in_data_units()[:2000], self.sample_images().cpu().numpy())
+        else:
+            save_grid(path, self.sample_images())
+
+    def model_info(self) -> dict:
+        return {"dataset": self.cfg.dataset, "loss": self.cfg.loss, "arch": self.cfg.arch, "steps": self.step_count,
+                "device": str(self.device), "wall_time_s": round(self.wall_time(), 1), "seed": self.cfg.seed,
+                "class_names": self.data.class_names}
+
+    def save_model(self, path: str | Path) -> None:
+        ckpt.save_model_file(path, self.model_config, self.G_ema, self.D, self.model_info())
+
+    def state_dict(self) -> dict:
+        return {"version": CHECKPOINT_STATE_VERSION, "step": self.step_count, "config": json.dumps(self.cfg.to_dict()),
+                "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "rng": self.rng.get_state(), "wall_time": self.wall_time(),
+                "changes": json.dumps(self.history_changes)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("version") != CHECKPOINT_STATE_VERSION:
+            raise GanInputError("the checkpoint was written by another version of GANscope")
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            self.G_ema.load_state_dict(state["G_ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise GanInputError(f"the checkpoint does not fit this run's settings ({str(e).splitlines()[0][:160]}); "
+                                "resume with the settings it was trained with") from None
+        self.rng.set_state(state["rng"])
+        self.step_count = int(state["step"])
+        self.wall_before = float(state.get("wall_time", 0.0))
+        self.wall_start = time.perf_counter()
+        self._last_flush_time = time.perf_counter()
+        self.history_changes = json.loads(state.get("changes", "[]"))
+        # Live changes (learning rates, n_critic) made before the checkpoint still hold after it.
+        for change in self.history_changes:
+            for key in ("lr_g", "lr_d", "n_critic"):
+                if key in change:
+                    setattr(self.cfg, key, change[key])
+        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
+            for group in opt.param_groups:
+                group["lr"] = getattr(self.cfg, key)
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        ckpt.save_training_state(path, self.state_dict())
+
+
+def saved_train_config(run_dir: str | Path) -> TrainConfig | None:
+    p = Path(run_dir) / CONFIG_FILE
+    if not p.is_file():
+        return None
+    return TrainConfig.from_dict(json.loads(p.read_text())["train"])
