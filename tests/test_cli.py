@@ -1,0 +1,186 @@
+"""The command line as a user drives it: real processes, real files, kill -9, Ctrl-C and bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--g-width", "8", "--d-width", "8", "--batch-size", "16", "--z-dim", "16"]
+
+
+def cli(*args, cwd=None, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=cwd or ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def popen(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", *map(str, args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    r = cli("gan.train", "--steps", "6", "--sample-every", "3", "--checkpoint-every", "3", "--log-every", "2",
+            "--out", out, *TINY)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_train_writes_the_run_folder(trained):
+    assert sorted(p.name for p in (trained / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
+    grid = Image.open(trained / "samples" / "step_000006.png")
+    assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 64 fixed-noise samples, 8 x 8 with 2-pixel padding
+    steps = [e["step"] for e in map(json.loads, (trained / "metrics.jsonl").read_text().splitlines())]
+    assert steps == [2, 3, 4, 6]  # every --log-every steps, at each checkpoint, and the last
+    assert (trained / "generator.safetensors").is_file() and (trained / "checkpoint.pt").is_file()
+    assert not [p for p in trained.rglob("*") if ".tmp" in p.name]  # no temporary files left behind
+
+
+def test_generate_grid_gif_mp4(trained, tmp_path):
+    model = trained / "generator.safetensors"
+    assert cli("gan.generate", model, "--seeds", "0-15", "--out", tmp_path / "g.png").returncode == 0
+    assert Image.open(tmp_path / "g.png").size == (4 * 30 + 2, 4 * 30 + 2)
+    r = cli("gan.generate", model, "--interpolate", "3,7,12", "--frames", "10", "--mode", "slerp",
+            "--out", tmp_path / "walk.gif")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(tmp_path / "walk.gif").n_frames == 10
+    r = cli("gan.generate", model, "--interpolate", "3,7", "--frames", "8", "--loop", "--out", tmp_path / "w.mp4")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "w.mp4").read_bytes()[4:8] == b"ftyp"
+
+
+def test_same_seed_same_image_from_the_command_line(trained, tmp_path):
+    model = trained / "generator.safetensors"
+    cli("gan.generate", model, "--seeds", "5", "--out", tmp_path / "a.png")
+    cli("gan.generate", model, "--seeds", "5", "--out", tmp_path / "b.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    r = cli("gan.train", "--dry-run", "--loss", "wgan-gp", *TINY, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "dry run ok" in r.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_points_model_generates_csv(tmp_path):
+    r = cli("gan.train", "--dataset", "ring8", "--steps", "3", "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr
+    r = cli("gan.generate", tmp_path / "run" / "generator.safetensors", "--seeds", "0-9", "--out", tmp_path / "p.csv")
+    assert r.returncode == 0, r.stderr
+    assert np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1).shape == (10, 2)
+
+
+def _bad_files(tmp_path, trained):
+    pickle_file = tmp_path / "pickle.safetensors"
+    import pickle
+    pickle_file.write_bytes(pickle.dumps({"a": 1}))
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes((trained / "generator.safetensors").read_bytes()[:5000])
+    return pickle_file, truncated
+
+
+def test_bad_model_files_get_one_line(tmp_path, trained):
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    pickle_file, truncated = _bad_files(tmp_path, trained)
+    src = trained / "generator.safetensors"
+    with safe_open(str(src), "pt") as f:
+        meta = f.metadata()
+    tensors = load_file(src)
+    wrong_shape = tmp_path / "wrong.safetensors"
+    cfg = json.loads(meta["model_config"])
+    save_file(tensors, str(wrong_shape), metadata={**meta, "model_config": json.dumps({**cfg, "g_width": 16})})
+    unknown_arch = tmp_path / "arch.safetensors"
+    save_file(tensors, str(unknown_arch), metadata={**meta, "model_config": json.dumps({**cfg, "arch": "stylegan9"})})
+    huge = tmp_path / "huge.safetensors"
+    save_file(tensors, str(huge), metadata={**meta, "model_config": json.dumps({**cfg, "g_width": 10 ** 7})})
+    for path, words in ((pickle_file, "not a readable safetensors"), (truncated, "not a readable safetensors"),
+                        (wrong_shape, "do not fit"), (unknown_arch, "unknown architecture"), (huge, "g_width"),
+                        (tmp_path / "missing.safetensors", "no such model file")):
+        r = cli("gan.generate", path, "--out", tmp_path / "x.png")
+        assert r.returncode == 2, (path, r.stderr)
+        assert words in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--dataset", "nope"], "unknown dataset"), (["--arch", "nope"], "unknown architecture"),
+    (["--loss", "nope"], "unknown loss"), (["--batch-size", "0"], "--batch-size"), (["--lr-g", "-0.1"], "--lr-g"),
+    (["--image-size", "50"], "pixels"), (["--dataset", "folder:/nonexistent"], "not a folder"),
+])
+def test_bad_training_input_gets_one_line_and_exit_2(args, words, tmp_path):
+    r = cli("gan.train", "--steps", "1", "--out", tmp_path / "run", *args)
+    assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_folders_and_csvs(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.png").write_bytes(b"not an image at all")
+    text_csv = tmp_path / "t.csv"
+    text_csv.write_text("x,y\n1,2\nhello,world\n")
+    nan_csv = tmp_path / "n.csv"
+    nan_csv.write_text("1,2\nnan,3\n")
+    one_col = tmp_path / "o.csv"
+    one_col.write_text("1\n2\n")
+    for ds, words in ((f"folder:{empty}", "no images"), (f"folder:{junk}", "could be read"),
+                      (f"csv:{text_csv}", "line 3"), (f"csv:{nan_csv}", "NaN"), (f"csv:{one_col}", "2 columns")):
+        r = cli("gan.train", "--steps", "1", "--dataset", ds, "--out", tmp_path / "run")
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, (ds, r.stderr)
+
+
+def _wait_for(predicate, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_kill_9_then_resume_loses_nothing_beyond_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    args = ["gan.train", "--steps", "60", "--checkpoint-every", "5", "--log-every", "1", "--sample-every", "1000",
+            "--out", out, *TINY]
+    p = popen(*args)
+    assert _wait_for(lambda: (out / "metrics.jsonl").is_file() and
+                     len((out / "metrics.jsonl").read_text().splitlines()) >= 12)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    r = cli(*args, "--resume")
+    assert r.returncode == 0, r.stderr
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 61))
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_ctrl_c_checkpoints_the_current_step(tmp_path):
+    out = tmp_path / "run"
+    p = popen("gan.train", "--steps", "100000", "--checkpoint-every", "100000", "--log-every", "1", "--out", out,
+              *TINY)
+    assert _wait_for(lambda: (out / "metrics.jsonl").is_file() and
+                     len((out / "metrics.jsonl").read_text().splitlines()) >= 3)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    import torch
+    step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    last_logged = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+    assert step == last_logged >= 3
