@@ -8,6 +8,7 @@ can be resumed from the terminal and the other way round.
       metrics.jsonl          one JSON object per logged step; cut back to the checkpoint's step on resume
       samples/step_000300.png  fixed-noise grids
       checkpoint.pt          full training state (torch.save, read with weights_only=True)
+      checkpoints/step_000500.safetensors  the EMA generator (+ D) at each checkpoint: time travel and forks
       generator.safetensors  the EMA generator (+ D), written at the end and by save_model()
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from gan import checkpoint as ckpt
 from gan.config import TrainConfig
 from gan.errors import GanInputError
-from gan.training import (CHECKPOINT, CONFIG_FILE, METRICS_LOG, MODEL_FILE, SAMPLES_DIR, Trainer,
+from gan.training import (CHECKPOINT, CONFIG_FILE, METRICS_LOG, MODEL_FILE, SAMPLES_DIR, SNAPSHOTS_DIR, Trainer,
                           saved_train_config)
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,10 @@ class TrainingSession:
         self.save_checkpoint()
 
     def save_checkpoint(self) -> None:
+        """The model snapshot first, then the resumable state: a crash between the two leaves a snapshot whose
+        step the next resume simply writes again."""
         if self.out is not None:
+            self.trainer.save_model(self.out / SNAPSHOTS_DIR / f"step_{self.step:06d}.safetensors")
             self.trainer.save_checkpoint(self.out / CHECKPOINT)
 
     def finish(self) -> Path | None:
@@ -151,3 +155,15 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
         except ValueError:
             pass
     return out
+
+
+def list_snapshots(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, file) of every checkpoint snapshot of a run, oldest first."""
+    folder = Path(run_dir) / SNAPSHOTS_DIR
+    found = []
+    for p in folder.glob("step_*.safetensors") if folder.is_dir() else []:
+        try:
+            found.append((int(p.stem.split("_")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return sorted(found)

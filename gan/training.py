@@ -36,6 +36,7 @@ MODEL_FILE = "generator.safetensors"
 METRICS_LOG = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 SAMPLES_DIR = "samples"
+SNAPSHOTS_DIR = "checkpoints"
 CHECKPOINT_STATE_VERSION = 1
 
 

@@ -1,0 +1,455 @@
+"""Background training runs for the app: start, pause, resume, single-step, stop, save, fork, and a live snapshot
+that any number of viewers can poll.
+
+A run is a thread that owns its TrainingSession. Buttons never touch the networks: they post commands that the
+thread carries out between two steps, so a viewer can never catch the weights half-updated, and closing or
+reloading a page never stops or forks a run. Everything a run does lands in runs/<id>/, so after a server restart
+the runs are listed again and can be resumed from their last checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import queue
+import re
+import shutil
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from gan.config import TrainConfig
+from gan.errors import GanInputError, TrainingDiverged
+from gan.session import TrainingSession, list_snapshots, read_metrics
+from gan.training import CONFIG_FILE, METRICS_LOG, MODEL_FILE, resolve_config, saved_train_config
+
+log = logging.getLogger(__name__)
+
+STATES = ("running", "paused", "stopped", "finished", "failed")
+ACTIVE = ("running", "paused")
+LIVE_REFRESH_S = 1.0      # how often viewers get new weights and a new grid while a run trains
+HISTORY_LIMIT = 5000      # log entries kept in memory for the plots (the file keeps all)
+
+
+@dataclass
+class RunView:
+    """What a viewer sees of a run at one moment: plain data, safe to hand to another thread."""
+
+    run_id: str
+    state: str
+    step: int
+    total_steps: int
+    message: str = ""
+    latest: dict = field(default_factory=dict)
+    img_per_s: float | None = None
+    eta_s: float | None = None
+    device: str = ""
+    settings: dict = field(default_factory=dict)
+    changes: list = field(default_factory=list)
+    quality: dict = field(default_factory=dict)
+
+    def to_status(self) -> dict:
+        """The `training_status` endpoint's JSON object."""
+        losses = {k: self.latest[k] for k in ("loss_d", "loss_g", "d_real", "d_fake", "gp") if k in self.latest}
+        return {"run_id": self.run_id, "state": self.state, "step": self.step, "total_steps": self.total_steps,
+                "losses": losses, **losses, "img_per_s": self.img_per_s, "eta_s": self.eta_s, "device": self.device,
+                "message": self.message, "settings": self.settings, "changes": self.changes,
+                "quality": self.quality}
+
+
+class Run:
+    """One training run and its thread. Public methods are safe to call from any thread."""
+
+    def __init__(self, run_id: str, folder: Path, cfg: TrainConfig | None = None,
+                 quality_fn: Callable | None = None, quality_every: int = 0):
+        self.id, self.folder = run_id, folder
+        self.cfg = cfg or saved_train_config(folder) or TrainConfig()
+        self.state = "stopped"
+        self.message = ""
+        self.session: TrainingSession | None = None
+        self.thread: threading.Thread | None = None
+        self.commands: "queue.Queue[tuple[Callable, Future]]" = queue.Queue()
+        self.history: list[dict] = [e for e in read_metrics(folder) if "loss_d" in e][-HISTORY_LIMIT:]
+        self.changes: list[dict] = [e for e in read_metrics(folder) if e.get("event") == "change"]
+        self.step = self._step_on_disk()
+        self.grid: np.ndarray | None = None
+        self.live = None                       # GeneratorPipeline on a copy of the EMA generator
+        self.quality: dict = {}
+        self.quality_fn, self.quality_every = quality_fn, quality_every
+        self._paused = threading.Event()
+        self._stop = False
+        self._single_steps = 0
+        self._lock = threading.Lock()
+        if self.step >= self.cfg.steps and (folder / MODEL_FILE).is_file():
+            self.state = "finished"
+
+    # --------------------------------------------------------------------------------------- queries
+    def _step_on_disk(self) -> int:
+        return max([e["step"] for e in read_metrics(self.folder) if "step" in e] or [0])
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    def view(self) -> RunView:
+        with self._lock:
+            latest = dict(self.history[-1]) if self.history else {}
+            rate = latest.get("img_per_s")
+            eta = None
+            if rate and self.state == "running":
+                per_step = self.cfg.batch_size * self.cfg.n_critic if self.cfg.batch_size else None
+                eta = round((self.cfg.steps - self.step) * per_step / rate, 1) if per_step else None
+            device = str(self.session.trainer.device) if self.session else self.cfg.device
+            return RunView(self.id, self.state, self.step, self.cfg.steps, self.message, latest, rate, eta, device,
+                           _settings(self.cfg), list(self.changes), dict(self.quality))
+
+    def history_copy(self) -> list[dict]:
+        with self._lock:
+            return list(self.history)
+
+    # -------------------------------------------------------------------------------------- controls
+    def start(self, resume: bool) -> None:
+        """Load the data and networks here, so bad settings are reported to the caller at once, then train in a
+        thread of the run's own (restarting from the folder's checkpoint when resume is set)."""
+        if self.thread is not None and self.thread.is_alive():
+            raise GanInputError(f"run {self.id} is already {self.state}")
+        self.session = s = TrainingSession(self.cfg, self.folder, resume=resume)
+        with self._lock:
+            self.cfg, self.step = s.cfg, s.step
+            self.history = [e for e in self.history if e["step"] <= s.step]
+            self._stop, self.message, self.state, self._single_steps = False, "", "running", 0
+        self._paused.clear()
+        self.thread = threading.Thread(target=self._main, name=f"run-{self.id}", daemon=True)
+        self.thread.start()
+
+    def pause(self) -> str:
+        if self.state != "running":
+            raise GanInputError(f"run {self.id} is {self.state}: only a running run can be paused")
+        self._paused.set()
+        return "paused"
+
+    def resume(self) -> str:
+        if self.state == "paused":
+            self._paused.clear()
+            return "resumed"
+        if self.state in ("stopped", "failed") or (self.state == "finished" and self.step < self.cfg.steps):
+            self.start(resume=True)
+            return "resumed from the last checkpoint"
+        raise GanInputError(f"run {self.id} is {self.state}: nothing to resume")
+
+    def single_step(self) -> str:
+        if self.state != "paused":
+            raise GanInputError(f"run {self.id} is {self.state}: pause it first, then step")
+        with self._lock:
+            self._single_steps += 1
+        return "one step"
+
+    def stop(self) -> str:
+        if not self.active:
+            raise GanInputError(f"run {self.id} is already {self.state}")
+        self._stop = True
+        self._paused.clear()
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+        return "stopped"
+
+    def call(self, fn: Callable[[TrainingSession], object], timeout: float = 60):
+        """Run fn(session) on the training thread between two steps, and return its result."""
+        if self.thread is None or not self.thread.is_alive() or self.session is None:
+            raise GanInputError(f"run {self.id} is {self.state}: start or resume it first")
+        fut: Future = Future()
+        self.commands.put((fn, fut))
+        return fut.result(timeout=timeout)
+
+    def set_hyperparameters(self, **changes) -> dict:
+        def apply(session: TrainingSession):
+            changed = session.trainer.set_hyperparameters(**changes)
+            if changed:
+                session.log_event({"event": "change", **changed})
+            return changed
+
+        changed = self.call(apply)
+        if changed:
+            with self._lock:
+                self.changes.append({"step": self.step, "event": "change", **changed})
+                for k, v in changed.items():
+                    setattr(self.cfg, k, v)
+        return changed
+
+    def save_model(self) -> Path:
+        """Write generator.safetensors now (the EMA generator so far): it then appears among the models."""
+        if self.thread is not None and self.thread.is_alive():
+            return self.call(lambda s: s.finish())
+        path = self.folder / MODEL_FILE
+        if path.is_file():
+            return path
+        raise GanInputError(f"run {self.id} is not loaded: resume it to save a model")
+
+    # ----------------------------------------------------------------------------------------- thread
+    def _main(self) -> None:
+        s = self.session
+        self._refresh_live(force=True)
+        last_refresh = time.monotonic()
+        write_failed = False
+        try:
+            while True:
+                self._run_commands()
+                try:
+                    if write_failed and not self._paused.is_set():
+                        s.checkpoint_now()  # retry the write that failed before training on
+                        write_failed = False
+                    if self._stop:
+                        s.checkpoint_now()
+                        self._set_state("stopped", f"stopped at step {s.step}; resume continues from here")
+                        break
+                    if s.done:
+                        self._take(s.checkpoint_now())
+                        s.finish()
+                        self._set_state("finished", f"finished {s.step} steps; the model is in the Explore list")
+                        break
+                    if self._paused.is_set():
+                        self._while_paused(s)
+                        continue
+                    if self.state != "running":
+                        self._set_state("running", "")
+                    self._advance()
+                except OSError as e:
+                    # Disk full or read-only: the weights stay in memory and the last checkpoint on disk is
+                    # intact. Pause and say so; Resume retries the write first.
+                    write_failed, self._stop = True, False
+                    self._paused.set()
+                    self._set_state("paused", f"could not write to {self.folder} ({e.strerror or e}): paused "
+                                              "with nothing lost; free space or fix permissions, then resume")
+                    continue
+                if time.monotonic() - last_refresh > LIVE_REFRESH_S:
+                    self._refresh_live()
+                    last_refresh = time.monotonic()
+        except TrainingDiverged as e:
+            self._set_state("failed", f"{e}")
+        except Exception as e:  # a bug: keep the server up and the checkpoint intact, and say what happened
+            log.exception("run %s crashed", self.id)
+            self._set_state("failed", _message(e))
+        finally:
+            self._fail_pending_commands()
+            self._refresh_live(force=True)
+
+    def _while_paused(self, s: TrainingSession) -> None:
+        if self.state != "paused":
+            self._take(s.checkpoint_now())
+            self._set_state("paused", f"paused at step {s.step}")
+            self._refresh_live(force=True)
+        if self._single_steps:
+            with self._lock:
+                self._single_steps -= 1
+            self._advance()
+            self._take(s.trainer.flush())
+            self._refresh_live(force=True)
+        else:
+            time.sleep(0.02)
+
+    def _advance(self) -> None:
+        entry = self.session.advance()
+        self._take(entry)
+        with self._lock:
+            self.step = self.session.step
+        if self.quality_fn and self.quality_every and self.session.step % self.quality_every == 0:
+            try:
+                q = self.quality_fn(self.session.trainer)
+                with self._lock:
+                    self.quality = {"step": self.session.step, **q}
+            except Exception as e:  # the monitor must never kill a run
+                log.warning("quality monitor failed: %s", e)
+
+    def _take(self, entry: dict | None) -> None:
+        if entry is None:
+            return
+        with self._lock:
+            if not self.history or entry["step"] > self.history[-1]["step"]:
+                self.history.append(entry)
+                del self.history[:-HISTORY_LIMIT]
+            self.step = entry["step"]
+
+    def _set_state(self, state: str, message: str) -> None:
+        with self._lock:
+            self.state, self.message = state, message
+
+    def _run_commands(self) -> None:
+        while True:
+            try:
+                fn, fut = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                fut.set_result(fn(self.session))
+            except Exception as e:
+                fut.set_exception(e)
+
+    def _fail_pending_commands(self) -> None:
+        while True:
+            try:
+                _, fut = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            fut.set_exception(GanInputError(f"run {self.id} is {self.state}"))
+
+    def _refresh_live(self, force: bool = False) -> None:
+        """Copy the EMA weights into the viewers' pipeline under its lock, and redraw the fixed-noise grid."""
+        if self.session is None:
+            return
+        from gan.pipeline import pipeline_from_modules
+        from gan.viz import grid_array, scatter_array
+
+        t = self.session.trainer
+        if self.live is None:
+            self.live = pipeline_from_modules(t.model_config, copy.deepcopy(t.G_ema), None,
+                                              t.model_info(), f"live: {self.id}")
+        else:
+            with self.live.lock:
+                self.live.generator.load_state_dict(t.G_ema.state_dict())
+        samples = t.sample_images(self.live.generator)
+        if t.model_config.kind == "points":
+            grid = scatter_array(t.data.points_in_data_units()[:1500], samples.cpu().numpy())
+        else:
+            grid = grid_array(samples)
+        with self._lock:
+            self.grid = grid
+
+
+class RunManager:
+    """The module-level owner of all runs in a runs folder; one active run at a time unless max_active says more."""
+
+    def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, quality_fn: Callable | None = None,
+                 quality_every: int = 0):
+        self.runs_dir = Path(runs_dir)
+        self.max_active = max(1, int(max_active))
+        self.quality_fn, self.quality_every = quality_fn, quality_every
+        self.runs: dict[str, Run] = {}
+        self.current: str | None = None
+        self._lock = threading.Lock()
+        self.rescan()
+
+    def rescan(self) -> list[str]:
+        """Pick up runs on disk (after a restart, or written by the command line)."""
+        if self.runs_dir.is_dir():
+            for folder in sorted(self.runs_dir.iterdir()):
+                if folder.is_dir() and (folder / CONFIG_FILE).is_file() and folder.name not in self.runs:
+                    try:
+                        self.runs[folder.name] = Run(folder.name, folder, None, self.quality_fn, self.quality_every)
+                    except (ValueError, OSError, TypeError, KeyError) as e:
+                        log.warning("skipping run folder %s: %s", folder, e)
+        return list(self.runs)
+
+    def get(self, run_id: str | None = None) -> Run:
+        run_id = run_id or self.current
+        if not run_id:
+            raise GanInputError("no run yet: start one first")
+        if run_id not in self.runs:
+            self.rescan()
+        if run_id not in self.runs:
+            raise GanInputError(f"unknown run id {run_id!r}")
+        return self.runs[run_id]
+
+    def active_runs(self) -> list[Run]:
+        return [r for r in self.runs.values() if r.active]
+
+    def _check_capacity(self) -> None:
+        busy = self.active_runs()
+        if len(busy) >= self.max_active:
+            names = ", ".join(f"{r.id} ({r.state})" for r in busy)
+            raise GanInputError(f"a run is already active: {names}. Stop it first, or start the app with "
+                                f"--max-runs {self.max_active + 1}")
+
+    def start(self, cfg: TrainConfig, name: str | None = None) -> Run:
+        with self._lock:
+            self._check_capacity()
+            resolved = resolve_config(cfg)  # refuses bad settings before anything is created
+            run_id = self._new_id(name or f"{resolved.dataset}-{resolved.arch}-{resolved.loss}")
+            run = Run(run_id, self.runs_dir / run_id, copy.deepcopy(cfg), self.quality_fn, self.quality_every)
+            run.start(resume=False)  # raises on bad settings, before the run is listed
+            self.runs[run_id] = run
+            self.current = run_id
+        return run
+
+    def resume(self, run_id: str | None = None) -> str:
+        run = self.get(run_id)
+        with self._lock:
+            if not run.active:
+                self._check_capacity()
+            self.current = run.id
+            return run.resume()
+
+    def fork(self, run_id: str, step: int, changes: dict | None = None) -> Run:
+        """A new run from `run_id`'s snapshot at `step`: its G (and the EMA) start from the snapshot's EMA
+        generator and its D from the snapshot's D; optimizers start afresh; the log up to `step` is carried over."""
+        from gan import checkpoint as ckpt
+
+        parent = self.get(run_id)
+        snaps = dict(list_snapshots(parent.folder))
+        if step not in snaps:
+            raise GanInputError(f"run {run_id} has no checkpoint at step {step}; it has: {sorted(snaps) or 'none'}")
+        cfg = copy.deepcopy(parent.cfg)
+        for key, value in (changes or {}).items():
+            if not hasattr(cfg, key):
+                raise GanInputError(f"unknown setting {key!r}")
+            setattr(cfg, key, value)
+        with self._lock:
+            self._check_capacity()
+            run_id_new = self._new_id(f"{re.sub(r'-[0-9]{8}-[0-9]{6}.*$', '', parent.id)}-fork{step}")
+            folder = self.runs_dir / run_id_new
+            folder.mkdir(parents=True)
+            # Build the forked state from the snapshot, then let the run resume from it like any checkpoint.
+            session = TrainingSession(cfg, folder, resume=False)
+            _, _, tensors = ckpt.read_model_file(snaps[step])
+            t = session.trainer
+            ckpt.load_into(t.G, tensors, "generator.", snaps[step].name)
+            ckpt.load_into(t.G_ema, tensors, "generator.", snaps[step].name)
+            ckpt.load_into(t.D, tensors, "discriminator.", snaps[step].name)
+            t.step_count = step
+            lines = [json.dumps(e) for e in read_metrics(parent.folder) if e.get("step", 0) <= step]
+            ckpt.atomic_write_text(folder / METRICS_LOG, "".join(f"{line}\n" for line in lines))
+            session.save_checkpoint()
+            run = Run(run_id_new, folder, session.cfg, self.quality_fn, self.quality_every)
+            self.runs[run_id_new] = run
+            self.current = run_id_new
+            run.start(resume=True)
+        return run
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        if run.active:
+            raise GanInputError(f"run {run_id} is {run.state}: stop it before deleting it")
+        shutil.rmtree(run.folder)
+        del self.runs[run_id]
+        if self.current == run_id:
+            self.current = None
+
+    def stop_all(self) -> None:
+        for run in self.active_runs():
+            try:
+                run.stop()
+            except GanInputError:
+                pass
+
+    def _new_id(self, base: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("._")[:60] or "run"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_id, n = f"{base}-{stamp}", 1
+        while run_id in self.runs or (self.runs_dir / run_id).exists():
+            n += 1
+            run_id = f"{base}-{stamp}-{n}"
+        return run_id
+
+
+def _settings(cfg: TrainConfig) -> dict:
+    keys = ("dataset", "arch", "loss", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "n_critic", "ema", "seed",
+            "conditional", "spectral_norm")
+    return {k: getattr(cfg, k) for k in keys}
+
+
+def _message(e: Exception) -> str:
+    return str(e) if isinstance(e, (GanInputError, TrainingDiverged)) else f"{e.__class__.__name__}: {e}"

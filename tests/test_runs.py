@@ -1,0 +1,123 @@
+"""The run manager behind the Train tab: real training threads, real folders, controls that never lose a run."""
+import time
+
+import pytest
+
+from gan.config import TrainConfig
+from gan.errors import GanInputError
+from gan.runs import RunManager
+from gan.session import list_snapshots, read_metrics
+
+TINY = dict(g_width=8, d_width=8, batch_size=16, z_dim=16, log_every=5, checkpoint_every=20)
+
+
+def until(predicate, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+@pytest.fixture
+def manager(tmp_path):
+    m = RunManager(tmp_path / "runs")
+    yield m
+    m.stop_all()
+
+
+def test_start_pause_step_resume_stop(manager):
+    run = manager.start(TrainConfig(steps=100_000, **TINY))
+    until(lambda: run.view().step >= 10)
+    run.pause()
+    until(lambda: run.view().state == "paused")
+    paused_at = run.view().step
+    time.sleep(0.5)
+    assert run.view().step == paused_at  # stays put
+    run.single_step()
+    until(lambda: run.view().step == paused_at + 1)
+    time.sleep(0.3)
+    assert run.view().step == paused_at + 1  # exactly one
+    with pytest.raises(GanInputError, match="already active"):
+        manager.start(TrainConfig(steps=10, **TINY))
+    run.resume()
+    until(lambda: run.view().step > paused_at + 5)
+    with pytest.raises(GanInputError, match="pause it first"):
+        run.single_step()
+    run.stop()
+    status = run.view().to_status()
+    assert status["state"] == "stopped" and {"loss_d", "loss_g", "d_real", "d_fake"} <= set(status["losses"])
+    with pytest.raises(GanInputError, match="already stopped"):
+        run.stop()
+    steps = [e["step"] for e in read_metrics(run.folder) if "loss_d" in e]
+    assert steps == sorted(set(steps)) and steps[-1] == status["step"]
+
+
+def test_a_finished_run_writes_its_model_and_a_restarted_manager_lists_and_resumes_runs(manager, tmp_path):
+    run = manager.start(TrainConfig(steps=12, **TINY))
+    until(lambda: run.view().state == "finished")
+    assert (run.folder / "generator.safetensors").is_file()
+    again = RunManager(tmp_path / "runs")
+    assert again.get(run.id).state == "finished" and again.get(run.id).step == 12
+    # a finished run resumed with more steps trains on from its checkpoint
+    again.get(run.id).cfg.steps = 30
+    again.resume(run.id)
+    until(lambda: again.get(run.id).view().state == "finished")
+    assert again.get(run.id).view().step == 30
+    assert [e["step"] for e in read_metrics(run.folder) if "loss_d" in e][-1] == 30
+    again.stop_all()
+
+
+def test_live_changes_are_logged_and_a_fork_continues_from_a_checkpoint(manager):
+    run = manager.start(TrainConfig(steps=100_000, **TINY))
+    until(lambda: run.view().step >= 25)
+    assert run.set_hyperparameters(lr_d=1e-3) == {"lr_d": 1e-3}
+    until(lambda: run.view().step >= 45)
+    run.stop()
+    events = [e for e in read_metrics(run.folder) if e.get("event") == "change"]
+    assert events and events[0]["lr_d"] == 1e-3
+    assert run.view().changes[0]["lr_d"] == 1e-3
+    first = list_snapshots(run.folder)[0][0]
+    fork = manager.fork(run.id, first, {"lr_g": 5e-4})
+    until(lambda: fork.view().step > first)
+    assert fork.cfg.lr_g == 5e-4 and fork.id != run.id
+    assert [e["step"] for e in read_metrics(fork.folder) if "loss_d" in e][0] == 5  # history carried over
+    fork.stop()
+    with pytest.raises(GanInputError, match="no checkpoint at step"):
+        manager.fork(run.id, 7)
+
+
+def test_bad_settings_and_unknown_runs_get_messages(manager):
+    with pytest.raises(GanInputError, match="batch-size"):
+        manager.start(TrainConfig(batch_size=0))
+    with pytest.raises(GanInputError, match="no run yet"):
+        manager.get()
+    with pytest.raises(GanInputError, match="unknown run id"):
+        manager.get("nope")
+    assert manager.runs == {}
+
+
+def test_nan_fails_the_run_with_a_message_and_keeps_the_checkpoint(manager, monkeypatch):
+    run = manager.start(TrainConfig(steps=100_000, **{**TINY, "log_every": 1}))
+    until(lambda: run.view().step >= 21)
+    good = list_snapshots(run.folder)[-1][0]
+    run.call(lambda s: setattr(s.trainer.cfg, "lr_d", float("inf")) or
+             [g.update(lr=float("inf")) for g in s.trainer.opt_d.param_groups])
+    until(lambda: run.view().state == "failed")
+    assert "NaN" in run.view().message
+    import torch
+    state = torch.load(run.folder / "checkpoint.pt", weights_only=True)
+    assert good <= state["step"] <= run.view().step
+    assert all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
+    assert all(torch.isfinite(v).all() for v in state["D"].values() if v.is_floating_point())
+
+
+def test_live_pipeline_follows_training(manager):
+    run = manager.start(TrainConfig(steps=100_000, **TINY))
+    until(lambda: run.live is not None and run.grid is not None)
+    first = run.live(seeds=[1], output_type="np")
+    until(lambda: run.view().step > 60, timeout=120)
+    time.sleep(1.5)
+    assert (run.live(seeds=[1], output_type="np") != first).any()
+    assert run.live.name == f"live: {run.id}"
