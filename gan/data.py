@@ -3,7 +3,7 @@ images or standardised float points), and batches are drawn by indexing it: no p
 DataLoader, nothing between the step and its data.
 
 Names: mnist (10,000 real digits bundled in gan/assets), mnist-full, fashion-mnist, cifar10 (torchvision's),
-folder:PATH, 2-D points ring8 / grid25 (as in PacGAN), spiral, moons, and csv:PATH.
+folder:PATH, zip:PATH, 2-D points ring8 / grid25 (as in PacGAN), spiral, moons, and csv:PATH.
 """
 from __future__ import annotations
 
@@ -156,10 +156,29 @@ def load_cifar10(split: str = "all", data_root: str | None = None, **_) -> Datas
     return _images("cifar10", ds.data, ds.targets, CIFAR_CLASSES)
 
 
-def load_folder(path: str, image_size: int | None = None, **_) -> Dataset:
-    """Every image under PATH, resized (short side) and centre-cropped to image_size; grayscale if all are."""
-    from PIL import Image
+def as_training_mode(im):
+    """Grayscale stays one channel; everything else (palette, CMYK, RGBA, 16-bit colour) becomes RGB."""
+    return im.convert("L") if im.mode in ("L", "1", "I", "I;16") else im.convert("RGBA").convert("RGB")
+
+
+def images_to_dataset(name: str, images: list, image_size: int | None) -> Dataset:
+    """PIL images of any sizes and modes -> one uint8 tensor: resized (short side), centre-cropped, and grayscale
+    only if every image is."""
     import torchvision.transforms.functional as TF
+
+    size = image_size or 64
+    gray = all(im.mode == "L" for im in images)
+    tensors = []
+    for im in images:
+        t = TF.pil_to_tensor(im if gray else im.convert("RGB"))
+        tensors.append(TF.center_crop(TF.resize(t, size, antialias=True), [size, size]))
+    return Dataset(name, "image", torch.stack(tensors).contiguous(), None, [])
+
+
+def load_folder(path: str, image_size: int | None = None, **_) -> Dataset:
+    """Every image under PATH; unreadable files (corrupt, truncated, decompression bombs) are skipped with a
+    warning."""
+    from PIL import Image
 
     folder = Path(path)
     if not folder.is_dir():
@@ -167,32 +186,29 @@ def load_folder(path: str, image_size: int | None = None, **_) -> Dataset:
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise GanInputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {path!r}")
-    files = files[:MAX_FOLDER_IMAGES]
-    size = image_size or 64
     decoded, skipped = [], 0
-    for p in files:
+    for p in files[:MAX_FOLDER_IMAGES]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(p) as im:
                     im.load()
-                    decoded.append(im.convert("RGBA").convert("RGB") if im.mode not in ("L", "1", "I;16", "I")
-                                   else im.convert("L"))
+                    decoded.append(as_training_mode(im))
         except Exception as e:  # corrupt, truncated, bomb, not an image: skip it and say so
             skipped += 1
             log.warning("skipping %s: %s", p.name, e)
     if not decoded:
         raise GanInputError(f"none of the {len(files)} image files in {path!r} could be read")
-    gray = all(im.mode == "L" for im in decoded)
-    tensors = []
-    for im in decoded:
-        im = im if gray else im.convert("RGB")
-        t = TF.pil_to_tensor(im)
-        t = TF.center_crop(TF.resize(t, size, antialias=True), [size, size])
-        tensors.append(t)
     if skipped:
         log.warning("%d of %d files in %s were not readable images", skipped, len(files), path)
-    return Dataset(f"folder:{path}", "image", torch.stack(tensors).contiguous(), None, [])
+    return images_to_dataset(f"folder:{path}", decoded, image_size)
+
+
+def load_zip(path: str, image_size: int | None = None, **_) -> Dataset:
+    """The images of a zip (an upload), read in memory with every safety check of gan.uploads."""
+    from gan.uploads import read_image_zip
+
+    return images_to_dataset(f"zip:{path}", read_image_zip(path), image_size)
 
 
 # -------------------------------------------------------------------------------------------- 2-D data
@@ -285,7 +301,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "spiral": load_spiral,
     "moons": load_moons,
 }
-PREFIXED = {"folder": load_folder, "csv": load_csv}
+PREFIXED = {"folder": load_folder, "zip": load_zip, "csv": load_csv}
 POINT_DATASETS = {"ring8", "grid25", "spiral", "moons"}
 
 
