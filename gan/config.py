@@ -150,3 +150,16 @@ class TrainConfig:
     def from_dict(cls, raw: dict) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+# Known-good starting points for the Train tab (and anyone scripting runs). Each names the choices; numbers not
+# given come from the loss's preset (gan.losses.LOSSES), exactly as on the command line.
+TRAIN_PRESETS: dict[str, dict] = {
+    "DCGAN on MNIST": dict(dataset="mnist", arch="dcgan", loss="bce", steps=3000),
+    "WGAN-GP on Fashion-MNIST": dict(dataset="fashion-mnist", arch="dcgan", loss="wgan-gp", steps=3000),
+    "WGAN-GP on MNIST": dict(dataset="mnist", arch="dcgan", loss="wgan-gp", steps=3000),
+    "Conditional, hinge + spectral norm": dict(dataset="mnist", arch="dcgan", loss="hinge", conditional=True,
+                                               spectral_norm=True, steps=3000),
+    "2-D: WGAN-GP on grid25": dict(dataset="grid25", arch="mlp", loss="wgan-gp", steps=3000),
+    "2-D: plain GAN on ring8": dict(dataset="ring8", arch="mlp", loss="bce", steps=3000),
+}

@@ -127,15 +127,23 @@ class Run:
         self.thread = threading.Thread(target=self._main, name=f"run-{self.id}", daemon=True)
         self.thread.start()
 
+    def _wait(self, done: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Let the training thread finish its current step, so the caller's answer shows the new state."""
+        end = time.monotonic() + timeout
+        while not done() and time.monotonic() < end and self.thread is not None and self.thread.is_alive():
+            time.sleep(0.01)
+
     def pause(self) -> str:
         if self.state != "running":
             raise GanInputError(f"run {self.id} is {self.state}: only a running run can be paused")
         self._paused.set()
+        self._wait(lambda: self.state != "running")
         return "paused"
 
     def resume(self) -> str:
         if self.state == "paused":
             self._paused.clear()
+            self._wait(lambda: self.state != "paused")
             return "resumed"
         if self.state in ("stopped", "failed") or (self.state == "finished" and self.step < self.cfg.steps):
             self.start(resume=True)
@@ -145,8 +153,10 @@ class Run:
     def single_step(self) -> str:
         if self.state != "paused":
             raise GanInputError(f"run {self.id} is {self.state}: pause it first, then step")
+        target = self.step + 1
         with self._lock:
             self._single_steps += 1
+        self._wait(lambda: self.step >= target or self.state != "paused")
         return "one step"
 
     def stop(self) -> str:

@@ -100,3 +100,55 @@ def save_mp4(path: str | Path, frames: Sequence[np.ndarray], fps: float = 12, si
                 w.append_data(f)
 
     write_with(path, write)
+
+
+def loss_figure(history: Sequence[dict], changes: Sequence[dict] = (), title: str = ""):
+    """D and G losses (left) and D(x), D(G(z)) (right) against the step, with a dashed marker at every live
+    hyperparameter change. A matplotlib Figure built without pyplot (no global registry to leak in a server)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 3.0), dpi=90, layout="constrained")
+    ax_loss, ax_d = fig.subplots(1, 2)
+    steps = [e["step"] for e in history]
+    for ax, keys in ((ax_loss, (("loss_d", "D loss"), ("loss_g", "G loss"))),
+                     (ax_d, (("d_real", "D(x)"), ("d_fake", "D(G(z))")))):
+        for key, label in keys:
+            values = [e.get(key, float("nan")) for e in history]
+            if values:
+                ax.plot(steps, values, label=label, linewidth=1.2)
+        for change in changes:
+            ax.axvline(change["step"], color="grey", linestyle="--", linewidth=0.8)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if history:
+            ax.legend(loc="best", fontsize=8)
+    if changes:
+        last = changes[-1]
+        ax_loss.set_title("last change at step {}: {}".format(
+            last["step"], ", ".join(f"{k}={v}" for k, v in last.items() if k not in ("step", "event"))), fontsize=8)
+    ax_d.set_title(title, fontsize=8)
+    return fig
+
+
+def coverage_figure(quality: dict):
+    """The mode-collapse monitor: samples per class (images) or per mode (2-D), with FD against its floor."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.5, 2.6), dpi=90, layout="constrained")
+    ax = fig.subplots()
+    hist = quality.get("class_histogram") or quality.get("mode_histogram")
+    if hist:
+        values = list(hist.values()) if isinstance(hist, dict) else list(hist)
+        ax.bar(range(len(values)), values, color="#7a4fc9")
+        ax.set_xticks(range(len(values)))
+        if isinstance(hist, dict):
+            ax.set_xticklabels(list(hist.keys()), fontsize=7, rotation=0 if len(values) <= 10 else 90)
+    parts = []
+    if "classes_covered" in quality:
+        parts.append(f"classes covered {quality['classes_covered']}")
+    if "modes_covered" in quality:
+        parts.append(f"modes covered {quality['modes_covered']}")
+    if "fd" in quality and "fd_floor" in quality:
+        parts.append(f"FD {quality['fd']:.2f} (floor {quality['fd_floor']:.2f})")
+    ax.set_title(f"step {quality.get('step', '?')}: " + ", ".join(parts) if parts else "no figures yet", fontsize=8)
+    return fig

@@ -1,0 +1,344 @@
+"""The Train tab: choose data, architecture and loss, press Start, and watch the run learn.
+
+Buttons only call the run manager (gan.runs), which owns the training threads; the page polls a snapshot with a
+gr.Timer, so reloading or closing it never stops a run, and any number of viewers see the same run.
+Named API endpoints: start_training, training_status, pause_training, resume_training, step_training,
+stop_training (each works with no arguments: the "DCGAN on MNIST" preset and the current run).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import gradio as gr
+
+from gan.config import TRAIN_PRESETS, TrainConfig
+from gan.errors import GanInputError
+from gan.losses import LOSSES
+from gan.models import ARCHITECTURES
+from gan.runs import RunManager
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRESET = "DCGAN on MNIST"
+UPLOAD_ZIP, UPLOAD_CSV = "uploaded zip of images", "uploaded CSV of points"
+DATASET_CHOICES = ["mnist", "fashion-mnist", "ring8", "grid25", "spiral", "moons", UPLOAD_ZIP, UPLOAD_CSV]
+QUALITY_EVERY = 500      # steps between mode-collapse monitor updates
+QUALITY_SAMPLES = 1000
+HYPER_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "n_critic", "ema", "seed")
+
+
+def preset_values(name: str) -> dict:
+    """Every field of the form for a preset: its choices plus the loss's paper settings."""
+    from gan.training import resolve_config
+
+    if name not in TRAIN_PRESETS:
+        raise GanInputError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
+    cfg = resolve_config(TrainConfig(**TRAIN_PRESETS[name]))
+    return {k: getattr(cfg, k) for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps",
+                                         *HYPER_FIELDS)}
+
+
+def quality_monitor(trainer) -> dict:
+    """The mode-collapse monitor the runs call every QUALITY_EVERY steps: class coverage and FD vs floor on a
+    small sample of the EMA generator (or PacGAN's figures for 2-D data)."""
+    from gan import metrics
+    from gan.pipeline import GeneratorPipeline
+
+    if not metrics.is_supported(trainer.cfg.dataset):
+        return {}
+    pipe = GeneratorPipeline(trainer.model_config, trainer.G_ema, None, trainer.model_info(), "monitor",
+                             trainer.device)
+    figures = metrics.evaluate(pipe, trainer.cfg.dataset, n=QUALITY_SAMPLES)
+    keep = ("fd", "fd_floor", "classes_covered", "class_histogram", "class_kl", "modes_covered", "high_quality",
+            "reverse_kl", "mode_histogram", "label_accuracy")
+    return {k: figures[k] for k in keep if k in figures}
+
+
+def _status_line(view) -> str:
+    if view is None:
+        return "No run yet: pick a preset and press **Start**."
+    parts = [f"**{view.run_id}** · {view.state}", f"step {view.step:,} / {view.total_steps:,}"]
+    if view.img_per_s:
+        parts.append(f"{view.img_per_s:,.0f} images/s")
+    if view.eta_s is not None:
+        parts.append(f"ETA {int(view.eta_s // 60)} min {int(view.eta_s % 60)} s")
+    parts.append(f"device {view.device}")
+    line = " · ".join(parts)
+    return line + (f"\n\n{view.message}" if view.message else "")
+
+
+def build_train_tab(manager: RunManager, catalog=None) -> None:
+    """Lay out the Train tab inside the current gr.Tab and wire its events. `catalog` (optional) receives
+    the live model of each run as "live: <run id>" for the Explore tab."""
+    p = preset_values(DEFAULT_PRESET)
+
+    def publish_live(run) -> None:
+        if catalog is not None and run is not None and run.live is not None:
+            catalog.add_live(run.live.name, run.live)
+
+    # ------------------------------------------------------------------------------------ handlers
+    def start_training(preset: str = DEFAULT_PRESET, dataset: str = p["dataset"], upload: str | None = None,
+                       arch: str = p["arch"], loss: str = p["loss"], conditional: bool = p["conditional"],
+                       spectral_norm: bool = p["spectral_norm"], steps: float = p["steps"],
+                       lr_g: float = p["lr_g"], lr_d: float = p["lr_d"], beta1: float = p["beta1"],
+                       beta2: float = p["beta2"], batch_size: float = p["batch_size"],
+                       n_critic: float = p["n_critic"], ema: float = p["ema"], seed: float = p["seed"],
+                       device: str = "auto"):
+        try:
+            cfg = TrainConfig(dataset=dataset, arch=arch, loss=loss, conditional=bool(conditional),
+                              spectral_norm=bool(spectral_norm), steps=_int(steps, "steps"), lr_g=_num(lr_g, "lr_g"),
+                              lr_d=_num(lr_d, "lr_d"), beta1=_num(beta1, "beta1"), beta2=_num(beta2, "beta2"),
+                              batch_size=_int(batch_size, "batch size"), n_critic=_int(n_critic, "n_critic"),
+                              ema=_num(ema, "ema"), seed=_int(seed, "seed"), device=device or "auto",
+                              sample_every=250, checkpoint_every=250, log_every=10)
+            if loss not in LOSSES:
+                raise GanInputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+            if dataset in (UPLOAD_ZIP, UPLOAD_CSV):
+                cfg.dataset = _stage_upload(manager, dataset, upload)
+            if cfg.dataset.startswith(("csv:",)) or cfg.dataset in ("ring8", "grid25", "spiral", "moons"):
+                cfg.arch = "mlp" if arch == "dcgan" else arch
+                cfg.conditional = False
+            run = manager.start(cfg)
+        except GanInputError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        publish_live(run)
+        return run.view().to_status(), gr.update(choices=_run_choices(manager), value=run.id)
+
+    def training_status(run_id: str = "") -> dict:
+        """The run's state as JSON: step, total_steps, state, losses, images/s, ETA, device, message."""
+        return _call(lambda: manager.get(run_id or None).view().to_status())
+
+    def control(action: str):
+        def handler(run_id: str = "") -> dict:
+            def act():
+                run = manager.get(run_id or None)
+                if action == "resume":
+                    manager.resume(run.id)
+                    publish_live(run)
+                else:
+                    getattr(run, action)()
+                return run.view().to_status()
+            return _call(act)
+        handler.__name__ = f"{action}_training"
+        return handler
+
+    def apply_live(run_id, lr_g, lr_d, n_critic):
+        def act():
+            changed = manager.get(run_id or None).set_hyperparameters(
+                lr_g=_num(lr_g, "lr_g"), lr_d=_num(lr_d, "lr_d"), n_critic=_int(n_critic, "n_critic"))
+            return ("changed " + ", ".join(f"{k} = {v}" for k, v in changed.items())) if changed else "no change"
+        return _call(act)
+
+    def save_model(run_id):
+        def act():
+            run = manager.get(run_id or None)
+            path = run.save_model()
+            if catalog is not None:
+                catalog.refresh()
+            return f"saved {path}: pick it in the Explore tab's model list"
+        return _call(act)
+
+    def fill_preset(name):
+        v = preset_values(name)
+        return [v[k] for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps", *HYPER_FIELDS)]
+
+    cache = {"key": None, "plot": None, "quality_key": None, "quality": None}
+
+    def snapshot(run_id):
+        """What the timer shows: status line, loss curves, sample grid, quality monitor, checkpoint list."""
+        try:
+            run = manager.get(run_id or None)
+        except GanInputError:
+            return (_status_line(None), None, None, None, gr.update(), gr.update(), {})
+        view = run.view()
+        history = run.history_copy()
+        key = (run.id, history[-1]["step"] if history else 0, len(view.changes))
+        plot = gr.skip()
+        if key != cache["key"]:
+            from gan.viz import loss_figure
+            cache["key"], plot = key, loss_figure(history, view.changes, run.id)
+        quality = gr.skip()
+        qkey = (run.id, view.quality.get("step"))
+        if view.quality and qkey != cache["quality_key"]:
+            from gan.viz import coverage_figure
+            cache["quality_key"], quality = qkey, coverage_figure(view.quality)
+        from gan.session import list_snapshots
+        steps = [s for s, _ in list_snapshots(run.folder)]
+        travel = gr.update(maximum=max(len(steps) - 1, 1), label=f"Checkpoint ({len(steps)} saved: "
+                           f"{steps[0] if steps else '-'} … {steps[-1] if steps else '-'})")
+        choices = gr.update(choices=_run_choices(manager), value=run.id) if run_id != run.id else gr.update()
+        return (_status_line(view), plot, run.grid, quality, travel, choices, view.to_status())
+
+    def time_travel(run_id, index, seed):
+        def act():
+            from gan.pipeline import load_generator
+            from gan.session import list_snapshots
+            from gan.viz import grid_array, upscale
+
+            run = manager.get(run_id or None)
+            snaps = list_snapshots(run.folder)
+            if not snaps:
+                raise GanInputError("this run has no checkpoints yet")
+            step, path = snaps[min(int(index), len(snaps) - 1)]
+            pipe = load_generator(path)
+            if pipe.is_points:
+                from gan.viz import scatter_array
+                return scatter_array(None, pipe(seeds=range(512))), None, f"checkpoint at step {step}"
+            grid = grid_array(pipe.decode(pipe.latents(range(64))))
+            one = pipe(seeds=[int(seed)], output_type="np")[0]
+            return grid, upscale(one, 224), f"checkpoint at step {step}"
+        return _call(act)
+
+    def fork(run_id, index, lr_g, lr_d, n_critic):
+        def act():
+            from gan.session import list_snapshots
+
+            run = manager.get(run_id or None)
+            snaps = list_snapshots(run.folder)
+            if not snaps:
+                raise GanInputError("this run has no checkpoints yet")
+            step = snaps[min(int(index), len(snaps) - 1)][0]
+            new = manager.fork(run.id, step, {"lr_g": _num(lr_g, "lr_g"), "lr_d": _num(lr_d, "lr_d"),
+                                              "n_critic": _int(n_critic, "n_critic")})
+            publish_live(new)
+            return gr.update(choices=_run_choices(manager), value=new.id), f"forked {run.id} at step {step} → {new.id}"
+        return _call(act)
+
+    # ------------------------------------------------------------------------------------------ layout
+    gr.Markdown("Pick a preset (or your own settings), press **Start**, and watch the GAN learn. The run keeps "
+                "going if you reload or close the page; come back any time.")
+    with gr.Row():
+        with gr.Column(scale=2):
+            preset = gr.Dropdown(list(TRAIN_PRESETS), value=DEFAULT_PRESET, label="Preset")
+            with gr.Row():
+                dataset = gr.Dropdown(DATASET_CHOICES, value=p["dataset"], label="Dataset")
+                arch = gr.Dropdown(list(ARCHITECTURES), value=p["arch"], label="Architecture")
+                loss = gr.Dropdown(list(LOSSES), value=p["loss"], label="Loss")
+            upload = gr.File(label="Upload (.zip of images or .csv of x,y points)", file_types=[".zip", ".csv"],
+                             type="filepath", height=90)
+            with gr.Row():
+                conditional = gr.Checkbox(value=p["conditional"], label="class-conditional")
+                spectral_norm = gr.Checkbox(value=p["spectral_norm"], label="spectral norm on D")
+            with gr.Accordion("Hyperparameters", open=False):
+                with gr.Row():
+                    steps = gr.Number(p["steps"], label="steps", precision=0, minimum=1)
+                    batch_size = gr.Number(p["batch_size"], label="batch size", precision=0, minimum=1)
+                    n_critic = gr.Number(p["n_critic"], label="n_critic (D steps per G step)", precision=0)
+                with gr.Row():
+                    lr_g = gr.Number(p["lr_g"], label="lr G")
+                    lr_d = gr.Number(p["lr_d"], label="lr D")
+                    beta1 = gr.Number(p["beta1"], label="Adam β1")
+                    beta2 = gr.Number(p["beta2"], label="Adam β2")
+                with gr.Row():
+                    ema = gr.Number(p["ema"], label="EMA decay")
+                    seed = gr.Number(p["seed"], label="seed", precision=0)
+                    device = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value="auto", label="device")
+        with gr.Column(scale=1):
+            run_pick = gr.Dropdown(_run_choices(manager), value=manager.current or "", label="Run", allow_custom_value=True,
+                                   elem_id="train-run")
+            with gr.Row():
+                start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
+                pause_btn = gr.Button("Pause", elem_id="train-pause")
+                resume_btn = gr.Button("Resume", elem_id="train-resume")
+            with gr.Row():
+                step_btn = gr.Button("Step", elem_id="train-step")
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
+                save_btn = gr.Button("Save as model", elem_id="train-save")
+            action_msg = gr.Markdown("", elem_id="train-message")
+            with gr.Accordion("Change while it runs", open=False):
+                live_lr_g = gr.Number(p["lr_g"], label="lr G")
+                live_lr_d = gr.Number(p["lr_d"], label="lr D")
+                live_n_critic = gr.Number(p["n_critic"], label="n_critic", precision=0)
+                apply_btn = gr.Button("Apply")
+    status_md = gr.Markdown(_status_line(None), elem_id="train-status")
+    with gr.Row():
+        grid_img = gr.Image(label="Samples from fixed noise (EMA generator)", elem_id="train-grid", height=300,
+                            interactive=False)
+        loss_plot = gr.Plot(label="Losses", elem_id="train-plot")
+    quality_plot = gr.Plot(label=f"Mode-collapse monitor (every {QUALITY_EVERY} steps)", elem_id="train-quality")
+    with gr.Accordion("Time travel: the run's checkpoints", open=False):
+        with gr.Row():
+            travel = gr.Slider(0, 1, value=0, step=1, label="Checkpoint", elem_id="train-travel")
+            travel_seed = gr.Number(0, label="seed to follow", precision=0)
+        travel_msg = gr.Markdown("")
+        with gr.Row():
+            travel_grid = gr.Image(label="Fixed latents at this checkpoint", height=260, interactive=False)
+            travel_one = gr.Image(label="This seed at this checkpoint", height=260, interactive=False)
+        fork_btn = gr.Button("Fork from here (with the live settings above)")
+    status_json = gr.JSON(label="Status (JSON)", visible=False)
+
+    # ------------------------------------------------------------------------------------------- events
+    form = [preset, dataset, upload, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1, beta2,
+            batch_size, n_critic, ema, seed, device]
+    preset.change(fill_preset, preset, [dataset, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1,
+                                        beta2, batch_size, n_critic, ema, seed], api_visibility="private")
+    start_btn.click(start_training, form, [status_json, run_pick], api_name="start_training",
+                    concurrency_id="train-control")
+    for btn, action in ((pause_btn, "pause"), (resume_btn, "resume"), (step_btn, "single_step"),
+                        (stop_btn, "stop")):
+        api = {"single_step": "step_training"}.get(action, f"{action}_training")
+        btn.click(control(action), run_pick, status_json, api_name=api, concurrency_id="train-control")
+    gr.api(training_status, api_name="training_status")
+    apply_btn.click(apply_live, [run_pick, live_lr_g, live_lr_d, live_n_critic], action_msg, api_visibility="private")
+    save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model")
+    travel.release(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
+                   api_visibility="private")
+    travel_seed.submit(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
+                       api_visibility="private")
+    fork_btn.click(fork, [run_pick, travel, live_lr_g, live_lr_d, live_n_critic], [run_pick, action_msg],
+                   api_visibility="private")
+    timer = gr.Timer(1.0)
+    outputs = [status_md, loss_plot, grid_img, quality_plot, travel, run_pick, status_json]
+    timer.tick(snapshot, run_pick, outputs, show_progress="hidden", api_visibility="private",
+               concurrency_limit=None)
+    run_pick.change(snapshot, run_pick, outputs, show_progress="hidden", api_visibility="private")
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _run_choices(manager: RunManager) -> list[str]:
+    manager.rescan()
+    return sorted(manager.runs, reverse=True)
+
+
+def _call(fn):
+    """Run a handler; a user's mistake becomes a message in the page (and an error for API clients)."""
+    try:
+        return fn()
+    except GanInputError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+
+
+def _num(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise GanInputError(f"{name} must be a number, got {value!r}") from None
+    return v
+
+
+def _int(value, name: str) -> int:
+    v = _num(value, name)
+    if v != v or v in (float("inf"), float("-inf")) or not float(v).is_integer():
+        raise GanInputError(f"{name} must be a whole number, got {value!r}")
+    return int(v)
+
+
+def _stage_upload(manager: RunManager, kind: str, upload: str | None) -> str:
+    """Copy an upload next to the runs (Gradio's temporary copy is deleted later), so the run can be resumed
+    after a restart; the dataset name then points at that copy."""
+    if not upload:
+        raise GanInputError(f"choose a file to upload for '{kind}'")
+    src = Path(upload)
+    suffix = ".zip" if kind == UPLOAD_ZIP else ".csv"
+    if src.suffix.lower() != suffix:
+        raise GanInputError(f"'{kind}' needs a {suffix} file, got {src.name!r}")
+    folder = manager.runs_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    import hashlib
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    dst = folder / f"{digest}{suffix}"
+    if not dst.exists():
+        shutil.copyfile(src, dst)
+    return f"{'zip' if suffix == '.zip' else 'csv'}:{dst}"
