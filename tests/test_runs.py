@@ -121,3 +121,26 @@ def test_live_pipeline_follows_training(manager):
     time.sleep(1.5)
     assert (run.live(seeds=[1], output_type="np") != first).any()
     assert run.live.name == f"live: {run.id}"
+
+
+def test_a_failing_disk_pauses_the_run_and_loses_nothing(manager, monkeypatch):
+    import errno
+    import tempfile
+
+    run = manager.start(TrainConfig(steps=100_000, **TINY))
+    until(lambda: run.view().step >= 5)
+    real_mkstemp = tempfile.mkstemp
+
+    def disk_full(*a, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", disk_full)
+    until(lambda: run.view().state == "paused", timeout=120)
+    assert "No space left" in run.view().message and "nothing lost" in run.view().message
+    stuck = run.view().step
+    monkeypatch.setattr(tempfile, "mkstemp", real_mkstemp)
+    run.resume()  # retries the write first, then trains on from where it was in memory
+    until(lambda: run.view().step > stuck + 3)
+    run.stop()
+    import torch
+    assert torch.load(run.folder / "checkpoint.pt", weights_only=True)["step"] == run.view().step
