@@ -46,6 +46,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def remove_stale_temporaries(folder: str | os.PathLike) -> int:
+    """Delete temporary files that a killed writer left behind (kill -9 mid-write); returns how many."""
+    removed = 0
+    for p in Path(folder).rglob(".*.tmp*"):
+        if p.is_file():
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed += 1
+    return removed
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

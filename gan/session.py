@@ -36,6 +36,8 @@ class TrainingSession:
             raise GanInputError(f"--out {str(out)!r} exists and is not a folder")
         self.resumed_from = 0
         state = None
+        if resume and self.out is not None and self.out.is_dir():
+            ckpt.remove_stale_temporaries(self.out)
         if resume and self.out is not None and (self.out / CHECKPOINT).is_file():
             state = ckpt.load_training_state(self.out / CHECKPOINT)
             saved = saved_train_config(self.out)
