@@ -4,6 +4,7 @@
     python -m gan.train ... --resume          # continue (or start, if the folder holds no checkpoint)
     python -m gan.train --dataset grid25 --loss wgan-gp --steps 5000
     python -m gan.train --dry-run             # one step of every phase, nothing written
+    torchrun --nproc_per_node=2 -m gan.train ...  # DistributedDataParallel (gloo on CPU, NCCL on CUDA)
 """
 from __future__ import annotations
 
@@ -103,21 +104,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         dry_run(cfg)
         return 0
+    from gan import distributed
+
+    ctx = distributed.init_from_env(cfg.device)  # None unless launched by torchrun with several processes
+    try:
+        return train(args, cfg, ctx)
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
     from tqdm import tqdm
 
+    from gan import distributed
     from gan.session import TrainingSession
 
     out = Path(args.out) if args.out else default_out(cfg)
-    session = TrainingSession(cfg, out, resume=args.resume)
+    if ctx is None:
+        session = TrainingSession(cfg, out, resume=args.resume)
+    else:
+        out = ctx.broadcast(out)  # rank 0's default folder name (its clock) for every rank
+        session = distributed.open_session(cfg, out, args.resume, ctx)
+        if not ctx.is_writer:
+            log.setLevel(logging.WARNING)
     t = session.trainer
     log.info("training %s / %s on %s (%d samples) on %s -> %s", t.cfg.arch, t.cfg.loss, t.data.name, len(t.data),
              t.device, out)
+    if ctx is not None:
+        log.info("DistributedDataParallel: %d processes (%s), %d samples per process and step, %d in all",
+                 ctx.world_size, ctx.backend, t.cfg.batch_size, t.cfg.batch_size * ctx.world_size)
     if session.done:
         log.info("the run is already at step %d of %d", session.step, session.cfg.steps)
         session.finish()
         return 0
 
-    stop = {"asked": False}
+    stop = {"asked": False, "agreed": False}
 
     def ask_stop(signum, frame):
         if stop["asked"]:
@@ -125,19 +147,26 @@ def main(argv: list[str] | None = None) -> int:
         stop["asked"] = True
         log.info("stopping after this step (press Ctrl-C again to quit at once)")
 
+    def stopping() -> bool:
+        if ctx is None:
+            return stop["asked"]
+        if session.step % session.cfg.log_every == 0:  # all ranks agree, at the same step
+            stop["agreed"] = ctx.any(stop["asked"])
+        return stop["agreed"]
+
     previous = signal.signal(signal.SIGINT, ask_stop)
     try:
         with tqdm(total=session.cfg.steps, initial=session.step, unit="step", dynamic_ncols=True,
-                  file=sys.stderr) as bar:
-            while not session.done and not stop["asked"]:
-                entry = session.advance()
+                  file=sys.stderr, disable=ctx is not None and not ctx.is_writer) as bar:
+            while not session.done and not stopping():
+                entry = session.advance() if ctx is None else distributed.advance(session, ctx)
                 bar.update(1)
                 if entry is not None:
                     bar.set_postfix(d=f"{entry['loss_d']:.3f}", g=f"{entry['loss_g']:.3f}",
                                     img_s=f"{entry['img_per_s']:.0f}", refresh=False)
     finally:
         signal.signal(signal.SIGINT, previous)
-    if stop["asked"]:
+    if stop["asked"] if ctx is None else stop["agreed"]:
         session.checkpoint_now()
         log.info("stopped at step %d; checkpoint saved. Continue with the same command and --resume", session.step)
         return 130
