@@ -1,0 +1,71 @@
+"""GANscope app: explore a generator's latent space in the browser.
+
+    python app.py                                   # http://127.0.0.1:7860, models from weights/ and runs/
+    python app.py --weights my_models --port 8000 --auth alice:secret
+
+`demo` is built at import time with the defaults, so a Hugging Face Space (app_file: app.py) can serve it.
+The first page needs Gradio only: torch loads in the background while the page is served.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+
+from gan.ui.app import build_demo, launch_kwargs
+
+DEFAULT_WEIGHTS = os.environ.get("GANSCOPE_WEIGHTS", "weights")
+DEFAULT_RUNS = os.environ.get("GANSCOPE_RUNS", "runs")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python app.py", description="GANscope: explore and train GANs in the browser.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s; "
+                                                        "0.0.0.0 to serve the network)")
+    p.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
+    p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    p.add_argument("--weights", metavar="DIR", default=DEFAULT_WEIGHTS, help="folder of generator files "
+                                                                               "(default: %(default)s)")
+    p.add_argument("--runs", metavar="DIR", default=DEFAULT_RUNS, help="training runs folder (default: %(default)s)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="ask for a login (use it with --share or --host 0.0.0.0)")
+    return p.parse_args(argv)
+
+
+def preload(demo) -> threading.Thread:
+    """Import torch and load the default model and its directions while the first page is being served."""
+    t = threading.Thread(target=demo.ganscope.catalog.preload, name="ganscope-preload", daemon=True)
+    t.start()
+    return t
+
+
+demo = build_demo(DEFAULT_WEIGHTS, DEFAULT_RUNS, device="auto")
+
+
+def main(argv: list[str] | None = None) -> int:
+    global demo
+    args = parse_args(argv)
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("app.py: --auth must be user:password", file=sys.stderr)
+            return 2
+        auth = (user, password)
+    if args.device not in ("auto", "cpu", "cuda", "mps") and not args.device.startswith(("cuda:", "mps:")):
+        print(f"app.py: unknown device {args.device!r}; choose auto, cpu, cuda or mps", file=sys.stderr)
+        return 2
+    if (args.weights, args.runs, args.device) != (DEFAULT_WEIGHTS, DEFAULT_RUNS, "auto"):
+        demo = build_demo(args.weights, args.runs, device=args.device)
+    if not demo.ganscope.catalog.entries:
+        print(f"app.py: no generators in {args.weights}/ or {args.runs}/ yet; the page will say so "
+              "(train one with python -m gan.train)", file=sys.stderr)
+    preload(demo)
+    demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
+                                                   share=args.share, auth=auth, **launch_kwargs())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""What the Explore and Interpolate tabs compute, without Gradio: a latent from the widget values, the picture
+for it (large image + neighbours strip + D's score, or a 2-D scatter), bookmarks, and interpolation frames.
+
+The UI is a pure function of its widget values (StyleGAN3's visualizer: widgets write arguments, a renderer makes
+pixels): every function here takes plain values and returns arrays, so the same views can be made from Python,
+tested without a browser, and timed by benchmarks/ui_latency.py.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gan.errors import GanInputError
+from gan.latent import check_seed, check_truncation, interpolation_path, interpolation_weights, seed_to_z
+
+VIEW_SIZE = 336                    # the large image: 28 px x 12, nearest neighbour
+STRIP_CELL = 84                    # each neighbour: 28 px x 3
+NEIGHBOUR_OFFSETS = (-3, -2, -1, 0, 1, 2, 3)
+NEIGHBOUR_STEP = 1.0               # z units between neighbours
+CLOUD_SIZE = 512                   # generated points drawn for a 2-D model
+MAX_RAW = 16                       # raw latent components offered as sliders
+BOOKMARK_MAX_BYTES = 64 * 1024
+FRAME_LIMIT = 600
+
+
+@dataclass
+class View:
+    image: np.ndarray                 # uint8 (H, W) or (H, W, 3), already upscaled
+    strip: np.ndarray | None          # uint8 neighbours strip, None for 2-D models
+    score: float | None               # D's raw score for the image, None without a D
+    active: int                       # index of the direction the strip walks along (-1: none)
+
+
+def check_label(pipe, label) -> int | None:
+    """A class index for a conditional model (None otherwise). Accepts an int, a numeric string or a class name."""
+    cfg = pipe.config
+    if not cfg.conditional:
+        return None
+    if label is None or label == "":
+        return 0
+    names = [str(n) for n in (pipe.info.get("class_names") or [])]
+    if isinstance(label, str) and label in names:
+        return names.index(label)
+    try:
+        value = float(label)
+    except (TypeError, ValueError):
+        raise GanInputError(f"unknown class {label!r}; choose a number in [0, {cfg.n_classes - 1}]") from None
+    if not value.is_integer() or not 0 <= value < cfg.n_classes:
+        raise GanInputError(f"class must be an integer in [0, {cfg.n_classes - 1}], got {label!r}")
+    return int(value)
+
+
+def latent_for(pipe, seed, truncation=1.0, basis=None, amounts=(), raw: dict | None = None) -> torch.Tensor:
+    """(1, z_dim): the seed's z, with raw components overridden, truncated (ψ·z), then moved along the
+    discovered directions by `amounts`."""
+    z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)
+    for i, v in (raw or {}).items():
+        if v is not None and 0 <= int(i) < z.shape[1]:
+            v = float(v)
+            if not math.isfinite(v):
+                raise GanInputError(f"latent component {i} must be a finite number")
+            z[0, int(i)] = v
+    z = z * check_truncation(truncation)
+    if basis is not None and amounts is not None:
+        vals = [float(a or 0.0) for a in amounts]
+        if not all(math.isfinite(a) for a in vals):
+            raise GanInputError("direction values must be finite numbers")
+        if any(vals):
+            z = z + basis.offset(vals)
+    return z
+
+
+def active_direction(amounts) -> int:
+    """The direction with the largest |value| (the first one when all are 0)."""
+    vals = [abs(float(a or 0.0)) for a in (amounts or ())]
+    if not vals:
+        return 0
+    return int(np.argmax(vals))
+
+
+def upscale_to(image: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour upscaling by the largest whole factor that fits `size` (crisp pixels)."""
+    f = max(1, size // max(image.shape[0], image.shape[1]))
+    return image if f == 1 else image.repeat(f, axis=0).repeat(f, axis=1)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] (N, C, H, W) -> uint8 (N, H, W) or (N, H, W, 3)."""
+    a = ((x.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return a[..., 0] if a.shape[-1] == 1 else a
+
+
+def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: int = 4) -> np.ndarray:
+    """Neighbours side by side on white, upscaled, the current one framed in orange. RGB uint8."""
+    tiles = [upscale_to(im, cell) for im in images]
+    h, w = tiles[0].shape[:2]
+    out = np.full((h + 2 * pad, len(tiles) * (w + pad) + pad, 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        x = pad + i * (w + pad)
+        if i == centre:
+            out[pad // 2: pad + h + pad // 2, x - pad // 2: x + w + pad // 2] = (255, 140, 0)
+        out[pad: pad + h, x: x + w] = t[..., None] if t.ndim == 2 else t
+    return out
+
+
+@torch.inference_mode()
+def render_image_view(pipe, z: torch.Tensor, label: int | None, basis=None, amounts=(), size: int = VIEW_SIZE,
+                      neighbours: bool = True, step: float = NEIGHBOUR_STEP) -> View:
+    """The large image for latent z (1, z_dim), its neighbours along the most active direction, and D's score."""
+    active = active_direction(amounts) if basis is not None else -1
+    if neighbours and basis is not None:
+        offsets = torch.tensor(NEIGHBOUR_OFFSETS, dtype=torch.float32).unsqueeze(1) * step
+        batch = z + offsets * basis.vectors[active].unsqueeze(0)
+        centre = NEIGHBOUR_OFFSETS.index(0)
+    else:
+        batch, centre = z, 0
+    labels = None if label is None else [label] * batch.shape[0]
+    out = pipe.decode(batch, labels)
+    images = to_uint8(out.cpu())
+    score = None
+    if pipe.discriminator is not None:
+        s = pipe.score(out[centre: centre + 1], None if label is None else [label])
+        score = float(s[0]) if s is not None else None
+    strip = strip_array(images, centre) if batch.shape[0] > 1 else None
+    return View(upscale_to(images[centre], size), strip, score, active)
+
+
+# ------------------------------------------------------------------------------------------------ 2-D models
+@dataclass
+class PointsBackdrop:
+    """What stays fixed while the sliders move on a 2-D model: real points, the cloud's latents, plot bounds."""
+
+    real: np.ndarray | None
+    cloud_z: torch.Tensor
+    bounds: tuple[float, float, float, float]
+
+
+def points_backdrop(pipe, dataset: str | None = None, n: int = CLOUD_SIZE) -> PointsBackdrop:
+    g = torch.Generator().manual_seed(12345)
+    cfg = pipe.config
+    cloud_z = torch.rand(n, cfg.z_dim, generator=g) * 2 - 1 if cfg.z_dist == "uniform" else torch.randn(
+        n, cfg.z_dim, generator=g)
+    real = None
+    if dataset:
+        try:
+            from gan.data import load_dataset
+
+            real = load_dataset(dataset, split="all").points_in_data_units()[:1500]
+        except Exception:  # a csv: dataset that moved, say; the plot works without the real points
+            real = None
+    labels = None if not cfg.conditional else [i % cfg.n_classes for i in range(n)]
+    fake = pipe.decode(cloud_z, labels).cpu().numpy()
+    pts = fake if real is None else np.concatenate([real, fake])
+    lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
+    pad = 0.25 * np.maximum(hi - lo, 1e-3)
+    return PointsBackdrop(real, cloud_z, (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]))
+
+
+def _dot(canvas: np.ndarray, p: np.ndarray, bounds, colour, r: int) -> None:
+    x0, x1, y0, y1 = bounds
+    size = canvas.shape[0]
+    px = int(round((p[0] - x0) / (x1 - x0) * (size - 1)))
+    py = int(round((y1 - p[1]) / (y1 - y0) * (size - 1)))
+    if -r <= px < size + r and -r <= py < size + r:
+        canvas[max(0, py - r): max(0, py + r + 1), max(0, px - r): max(0, px + r + 1)] = colour
+
+
+@torch.inference_mode()
+def render_points_view(pipe, z: torch.Tensor, label: int | None, backdrop: PointsBackdrop, truncation=1.0,
+                       basis=None, amounts=(), size: int = VIEW_SIZE, step: float = NEIGHBOUR_STEP) -> View:
+    """A 2-D model's view: real points (green), the generated cloud moved by the same truncation and directions
+    (purple), the current seed's point (red) and its neighbours along the most active direction (orange)."""
+    from gan.viz import scatter_array
+
+    cfg = pipe.config
+    offset = basis.offset(amounts) if basis is not None else 0
+    cloud = backdrop.cloud_z * check_truncation(truncation) + offset
+    active = active_direction(amounts) if basis is not None else -1
+    extra = z
+    if basis is not None:
+        offs = torch.tensor(NEIGHBOUR_OFFSETS, dtype=torch.float32).unsqueeze(1) * step
+        extra = z + offs * basis.vectors[active].unsqueeze(0)
+    batch = torch.cat([cloud, extra])
+    labels = None
+    if cfg.conditional:
+        labels = [i % cfg.n_classes for i in range(cloud.shape[0])] + [label or 0] * extra.shape[0]
+    pts = pipe.decode(batch, labels).cpu().numpy()
+    fake, mine = pts[: cloud.shape[0]], pts[cloud.shape[0]:]
+    canvas = scatter_array(backdrop.real, fake, size=size, bounds=backdrop.bounds)
+    centre = NEIGHBOUR_OFFSETS.index(0) if mine.shape[0] > 1 else 0
+    for i, p in enumerate(mine):
+        if i != centre:
+            _dot(canvas, p, backdrop.bounds, (255, 140, 0), 3)
+    _dot(canvas, mine[centre], backdrop.bounds, (220, 30, 30), 5)
+    score = None
+    if pipe.discriminator is not None:
+        std = torch.tensor(cfg.point_std, dtype=torch.float32)
+        mean = torch.tensor(cfg.point_mean, dtype=torch.float32)
+        x = (torch.from_numpy(mine[centre: centre + 1]).float() - mean) / std
+        s = pipe.score(x, None if label is None else [label])
+        score = float(s[0]) if s is not None else None
+    return View(canvas, None, score, active)
+
+
+def score_text(score: float | None, loss: str | None) -> str:
+    """D's score in words: the raw score, and D's probability of 'real' for the losses where D is a classifier."""
+    if score is None:
+        return "This model file carries no discriminator, so there is no D score."
+    text = f"D's score: {score:+.2f}"
+    if loss in ("bce", "minimax"):
+        text += f" (D thinks it is real with p = {1 / (1 + math.exp(-max(min(score, 50), -50))):.2f})"
+    else:
+        text += " (a critic's raw score: higher looks more real to D)"
+    return text
+
+
+# -------------------------------------------------------------------------------------------------- bookmarks
+def make_bookmark(model: str, seed, truncation, label, amounts, raw: dict | None = None) -> dict:
+    return {"ganscope_bookmark": 1, "model": model, "seed": check_seed(seed),
+            "truncation": check_truncation(truncation), "class": label,
+            "directions": [round(float(a or 0.0), 4) for a in (amounts or ())],
+            "raw": {str(k): round(float(v), 4) for k, v in (raw or {}).items()}}
+
+
+def parse_bookmark(text: str | bytes) -> dict:
+    """A bookmark JSON (as written by make_bookmark) checked field by field; GanInputError if it is not one."""
+    if isinstance(text, bytes):
+        if len(text) > BOOKMARK_MAX_BYTES:
+            raise GanInputError("a bookmark is a small JSON file; this one is too large")
+        text = text.decode("utf-8", errors="replace")
+    if len(text) > BOOKMARK_MAX_BYTES:
+        raise GanInputError("a bookmark is a small JSON file; this one is too large")
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise GanInputError("the bookmark is not valid JSON") from None
+    if not isinstance(raw, dict) or "seed" not in raw:
+        raise GanInputError("the bookmark has no seed: is it a GANscope bookmark?")
+    dirs = raw.get("directions") or []
+    if not isinstance(dirs, list) or len(dirs) > 64:
+        raise GanInputError("the bookmark's directions must be a list of numbers")
+    rawz = raw.get("raw") or {}
+    if not isinstance(rawz, dict) or len(rawz) > 1024:
+        raise GanInputError("the bookmark's raw components must be an object of index: value")
+    try:
+        out = {"model": str(raw.get("model") or ""), "seed": check_seed(raw["seed"]),
+               "truncation": check_truncation(raw.get("truncation", 1.0)), "class": raw.get("class"),
+               "directions": [float(d) for d in dirs], "raw": {int(k): float(v) for k, v in rawz.items()}}
+    except (TypeError, ValueError) as e:
+        raise GanInputError(f"the bookmark has a bad value ({e})") from None
+    if not all(math.isfinite(v) for v in [*out["directions"], *out["raw"].values()]):
+        raise GanInputError("the bookmark holds a value that is not a finite number")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- interpolation
+def parse_keyframes(text: str) -> list[tuple[int, int | None]]:
+    """'3, 7:5, 12' -> [(3, None), (7, 5), (12, None)]: seeds, each with an optional class after a colon."""
+    keys: list[tuple[int, int | None]] = []
+    for part in str(text or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        seed, colon, cls = part.partition(":")
+        try:
+            s = check_seed(seed.strip())
+            c = int(cls.strip()) if colon else None
+        except ValueError as e:
+            raise GanInputError(f"cannot read keyframe {part!r}: write seed or seed:class, e.g. 3, 7:5 ({e})") from None
+        keys.append((s, c))
+    if len(keys) < 2:
+        raise GanInputError("an interpolation needs at least 2 keyframes, e.g. 3, 7, 12")
+    if len(keys) > 64:
+        raise GanInputError("at most 64 keyframes")
+    return keys
+
+
+@torch.inference_mode()
+def interpolation_frames(pipe, keys: list[tuple[int, int | None]], frames: int, mode: str = "slerp",
+                         loop: bool = False, truncation: float = 1.0) -> list[np.ndarray]:
+    """uint8 frames (native resolution) of a walk through the keyframes' latents. A conditional model switches
+    class halfway between two keyframes (a class is a category, not a place to blend)."""
+    if pipe.is_points:
+        raise GanInputError("interpolation animations are for image models; this is a 2-D model")
+    try:
+        frames = int(frames)
+    except (TypeError, ValueError):
+        raise GanInputError(f"frames must be a whole number, got {frames!r}") from None
+    if not 2 <= frames <= FRAME_LIMIT:
+        raise GanInputError(f"frames must be between 2 and {FRAME_LIMIT}, got {frames}")
+    seeds = [s for s, _ in keys]
+    z = interpolation_path(pipe.latents(seeds, truncation), frames, mode, bool(loop))
+    labels = None
+    if pipe.config.conditional:
+        key_labels = [check_label(pipe, c if c is not None else s % pipe.config.n_classes) for s, c in keys]
+        seg, t = interpolation_weights(len(keys), frames, bool(loop))
+        labels = [key_labels[int(s)] if float(tt) < 0.5 else key_labels[(int(s) + 1) % len(keys)]
+                  for s, tt in zip(seg, t)]
+    out = []
+    for i in range(0, frames, 64):  # bounded memory for long walks
+        out.extend(to_uint8(pipe.decode(z[i: i + 64], None if labels is None else labels[i: i + 64]).cpu()))
+    return out

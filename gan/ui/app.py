@@ -1,0 +1,73 @@
+"""Assemble the app: a header, then one gr.Tab per module in TABS.
+
+A tab module is a file in gan/ui/ with
+    TITLE = "Explore"
+    def build(ctx: AppContext, demo: gr.Blocks) -> None      # creates its widgets and events inside the tab
+To add a tab, write the module and append its import path to TABS (or pass tabs=[...] to build_demo).
+Shared things (the model catalog, the device, room for a run manager) travel in AppContext, never in gr.State.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from gan.catalog import Catalog
+
+TABS = ["gan.ui.explore", "gan.ui.interpolate"]
+
+# Crisp pixels wherever the browser scales an image, and a compact neighbours strip.
+CSS = """
+#generated img, #neighbours img, #interp-animation img, #interp-strip img { image-rendering: pixelated; }
+#generated img { max-height: 420px; object-fit: contain; }
+#explore-message p, #interp-message p { color: #b45309; font-weight: 600; }
+"""
+
+
+@dataclass
+class AppContext:
+    """What every tab may use. Other tabs can keep their own long-lived objects in `extras` (e.g. a RunManager)."""
+
+    catalog: Catalog
+    device: str = "cpu"
+    weights_dir: Path | None = None
+    runs_dir: Path | None = None
+    extras: dict = field(default_factory=dict)
+
+
+def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
+               device: str = "auto", catalog: Catalog | None = None, tabs: list[str] | None = None) -> gr.Blocks:
+    """The whole app as a gr.Blocks (not launched). Cheap: no torch import until the first image is asked for."""
+    catalog = catalog or Catalog(weights_dir, runs_dir, device=device)
+    ctx = AppContext(catalog, device, Path(weights_dir) if weights_dir else None,
+                     Path(runs_dir) if runs_dir else None)
+    with gr.Blocks(title="GANscope", delete_cache=(600, 3600)) as demo:
+        gr.Markdown("# GANscope\nExplore a generator's latent space: pick a model, move the sliders, "
+                    "watch the image follow.")
+        problems = gr.Markdown(_problems_text(catalog), elem_id="catalog-problems")
+        with gr.Tabs():
+            for path in tabs or TABS:
+                module = importlib.import_module(path)
+                with gr.Tab(module.TITLE, id=path.rsplit(".", 1)[-1]):
+                    module.build(ctx, demo)
+        demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
+                  api_visibility="private")
+    demo.ganscope = ctx  # for tests and for tabs added later
+    return demo
+
+
+def _problems_text(catalog: Catalog, rescan: bool = False) -> str:
+    if rescan:
+        catalog.refresh()
+    if not catalog.problems:
+        return ""
+    lines = "\n".join(f"- {p}" for p in catalog.problems)
+    return f"**Some files were skipped** (the other models work):\n{lines}"
+
+
+def launch_kwargs() -> dict:
+    """Arguments for demo.launch() that Gradio 6 no longer takes in gr.Blocks()."""
+    return {"css": CSS, "ssr_mode": False}

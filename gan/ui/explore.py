@@ -1,0 +1,356 @@
+"""Explore tab: pick a model, a seed, truncation, a class; move discovered directions and raw latent components;
+see the image (or the 2-D point cloud) follow while dragging. Bookmarks and share links.
+
+The page is a pure function of its widget values: every handler reads them, asks gan.explore for the view, and
+returns pixels. Live handlers skip Gradio's queue (queue=False, ~25 ms less per move) and keep their work to a
+few milliseconds: the model and its directions are loaded once and cached by the catalog.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from gan.errors import GanInputError
+
+TITLE = "Explore"
+N_DIRS = 6                 # direction sliders on the page (a 2-D model shows as many as it has latent dims)
+N_RAW = 16                 # raw latent component sliders (gan.explore.MAX_RAW)
+DIR_RANGE = 5.0
+RAW_RANGE = 5.0
+RAW_TOLERANCE = 0.006      # a raw slider only overrides z when it differs from the seed's own value (step 0.01)
+SEED_MAX = 2 ** 32 - 1
+
+_TMP = Path(tempfile.mkdtemp(prefix="ganscope-explore-"))
+
+
+def build(ctx, demo: gr.Blocks) -> None:
+    cat = ctx.catalog
+    default = cat.default_name()
+    entry0 = cat.entries.get(default) if default else None
+    z_dim0 = entry0.z_dim if entry0 else N_RAW
+    cond0 = bool(entry0 and entry0.conditional)
+
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            model = gr.Dropdown(cat.choices(), value=default, label="Model", allow_custom_value=True,
+                                elem_id="explore-model", info="shipped weights and finished runs")
+            with gr.Row():
+                seed = gr.Number(0, label="Seed", precision=0, elem_id="seed", scale=3,
+                                 info="any integer in [0, 2**32): the same seed is the same image")
+                random_btn = gr.Button("Random", elem_id="random-seed", scale=1, min_width=90)
+            psi = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="truncation",
+                            info="ψ: 1 = none; lower pulls z towards the mean (cleaner, less varied)",
+                            elem_id="truncation")
+            cls = gr.Dropdown(_class_choices(entry0), value=0 if cond0 else None, label="class",
+                              visible=cond0, allow_custom_value=True, elem_id="class")
+            gr.Markdown("**Discovered directions** (GANSpace: principal components of an early layer, mapped "
+                        "back to z; values in z units)")
+            dirs = [gr.Slider(-DIR_RANGE, DIR_RANGE, value=0.0, step=0.05, label=f"direction {i + 1}",
+                              elem_id=f"direction-{i + 1}", visible=(i < z_dim0)) for i in range(N_DIRS)]
+            reset_btn = gr.Button("Reset directions", size="sm", elem_id="reset-directions")
+            with gr.Accordion("Advanced: raw latent components", open=False, elem_id="raw-accordion"):
+                gr.Markdown(f"The first {N_RAW} components of z for this seed (before truncation). "
+                            "Move one to override it.")
+                raws = [gr.Slider(-RAW_RANGE, RAW_RANGE, value=0.0, step=0.01, label=f"z[{i}]",
+                                  elem_id=f"raw-{i}", visible=(i < z_dim0)) for i in range(N_RAW)]
+        with gr.Column(scale=3, min_width=360):
+            image = gr.Image(label="Generated", elem_id="generated", format="png", interactive=False,
+                             buttons=["download", "fullscreen"], height=400)
+            message = gr.Markdown("", label="message", elem_id="explore-message")
+            score = gr.Markdown("", label="D score", elem_id="d-score")
+            strip = gr.Image(label="Neighbours", elem_id="neighbours", format="png",
+                             interactive=False, buttons=["download"], height=130)
+            info = gr.Markdown("", elem_id="model-info")
+            with gr.Accordion("Bookmark and share", open=False, elem_id="bookmark-accordion"):
+                with gr.Row():
+                    save_btn = gr.Button("Save bookmark (JSON)", elem_id="save-bookmark")
+                    load_btn = gr.UploadButton("Load bookmark", file_types=[".json"], type="binary",
+                                               elem_id="load-bookmark")
+                    link_btn = gr.Button("Make share link", elem_id="make-link")
+                bookmark_file = gr.File(label="Bookmark file", interactive=False, elem_id="bookmark-file")
+                link = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link")
+            generate_btn = gr.Button("generate", visible=False)
+
+    state_in = [model, seed, psi, cls, *dirs, *raws]
+    view_out = [image, strip, score, message]
+    full_out = [model, seed, psi, cls, *dirs, *raws, image, strip, score, message, info]
+    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info)
+
+    def split(args):
+        return args[0], args[1], args[2], args[3], list(args[4:4 + N_DIRS]), list(args[4 + N_DIRS:])
+
+    # --------------------------------------------------------------------------------------------- handlers
+    def render(*args):
+        """A slider moved: redraw (raw sliders override z where they differ from the seed's own value)."""
+        m, s, p, c, d, r = split(args)
+        try:
+            return W.view_updates(*_view(ctx, m, s, p, c, d, raw_sliders=r))
+        except GanInputError as e:
+            return W.error(e)
+
+    def on_seed(*args):
+        """A new seed: redraw from its own z and show its components on the raw sliders."""
+        m, s, p, c, d, _ = split(args)
+        try:
+            pipe, v = _view(ctx, m, s, p, c, d)
+            return {**W.view_updates(pipe, v), **W.raw_updates(pipe, s)}
+        except GanInputError as e:
+            return W.error(e)
+
+    def randomize(*args):
+        m, _, p, c, d, _ = split(args)
+        s = random.randrange(0, 2 ** 32)
+        try:
+            pipe, v = _view(ctx, m, s, p, c, d)
+            return {seed: s, **W.view_updates(pipe, v), **W.raw_updates(pipe, s)}
+        except GanInputError as e:
+            return W.error(e)
+
+    def on_model(m, s, p):
+        """Another model: its classes, its directions (reset to 0), its raw components, its image."""
+        try:
+            return W.full_state(ctx, m, s, p, None, [], None)
+        except GanInputError as e:
+            return W.error(e)
+
+    def reset_dirs(*args):
+        m, s, p, c, _, r = split(args)
+        try:
+            return {**{d: 0.0 for d in dirs}, **W.view_updates(*_view(ctx, m, s, p, c, [], raw_sliders=r))}
+        except GanInputError as e:
+            return W.error(e)
+
+    def on_load(request: gr.Request):
+        """First paint, from the link's query parameters when there are any (?model=&seed=&psi=&class=&d=)."""
+        q = dict(request.query_params) if request is not None else {}
+        ctx.catalog.refresh()
+        m = q.get("model") or ctx.catalog.default_name()
+        try:
+            dvals = [float(x) for x in q["d"].split(",")] if q.get("d") else []
+            out = W.full_state(ctx, m, q.get("seed", 0), q.get("psi", 1.0), q.get("class"), dvals, None,
+                               choices=True)
+        except (GanInputError, ValueError) as e:
+            m = ctx.catalog.default_name()
+            if m is None:
+                return {**W.error(e), model: gr.update(choices=[], value=None)}
+            out = W.full_state(ctx, m, 0, 1.0, None, [], None, choices=True)
+            out[message] = f"⚠ The link could not be used ({e}); showing the default model."
+        return out
+
+    def save_bookmark(*args):
+        from gan.explore import make_bookmark
+
+        m, s, p, c, d, r = split(args)
+        try:
+            pipe = ctx.catalog.get(m)
+            raw = _raw_overrides(pipe, s, r)
+            mark = make_bookmark(m, s, p, c if pipe.config.conditional else None, d[: _n_dirs(pipe)], raw)
+        except GanInputError as e:
+            return W.error(e)
+        _clean_tmp()
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{m}-{mark['seed']}")[:80]
+        path = _TMP / f"bookmark-{safe}.json"
+        path.write_text(json.dumps(mark, indent=2))
+        return {bookmark_file: str(path), message: ""}
+
+    def load_bookmark(data, current_model):
+        from gan.explore import parse_bookmark
+
+        try:
+            mark = parse_bookmark(data or b"")
+            m = mark["model"] if mark["model"] in ctx.catalog.names() else current_model
+            out = W.full_state(ctx, m, mark["seed"], mark["truncation"], mark["class"], mark["directions"],
+                               mark["raw"])
+            if m != mark["model"]:
+                out[message] = (f"⚠ The bookmark's model {mark['model']!r} is not here; "
+                                f"its latent is shown on {m!r}.")
+            return out
+        except GanInputError as e:
+            return W.error(e)
+
+    def generate(seed: int = 0, model: str | None = default, truncation: float = 1.0, class_label=None,
+                 direction_1: float = 0.0, direction_2: float = 0.0, direction_3: float = 0.0,
+                 direction_4: float = 0.0, direction_5: float = 0.0, direction_6: float = 0.0):
+        """The image for a seed on a model (plus truncation, class and direction values). Returns the image, the
+        neighbours strip (None for 2-D models), D's score as text, and a message (empty when all went well)."""
+        amounts = [direction_1, direction_2, direction_3, direction_4, direction_5, direction_6]
+        try:
+            pipe, v = _view(ctx, model, seed, truncation, class_label, amounts)
+        except GanInputError as e:
+            raise gr.Error(str(e)) from None
+        from gan.explore import score_text
+
+        return v.image, v.strip, score_text(v.score, pipe.info.get("loss")), ""
+
+    # ------------------------------------------------------------------------------------------------ events
+    live = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="private")
+    gr.on([psi.input, *[d.input for d in dirs], *[r.input for r in raws], cls.input], render, state_in,
+          view_out, **live)
+    seed.input(on_seed, state_in, view_out + raws, **live)
+    seed.submit(on_seed, state_in, view_out + raws, **live)
+    random_btn.click(randomize, state_in, [seed, *view_out, *raws], show_progress="hidden", queue=False,
+                     api_visibility="private")
+    reset_btn.click(reset_dirs, state_in, [*dirs, *view_out], show_progress="hidden", queue=False,
+                    api_visibility="private")
+    model.input(on_model, [model, seed, psi], full_out, show_progress="minimal", show_progress_on=[image],
+                api_visibility="private", concurrency_id="models", concurrency_limit=1)
+    demo.load(on_load, None, full_out, show_progress="minimal", show_progress_on=[image],
+              api_visibility="private", concurrency_id="models", concurrency_limit=1)
+    save_btn.click(save_bookmark, state_in, [bookmark_file, message], api_visibility="private")
+    load_btn.upload(load_bookmark, [load_btn, model], full_out, api_visibility="private")
+    link_btn.click(None, [model, seed, psi, cls, *dirs], link, js=_LINK_JS, api_visibility="private")
+    generate_btn.click(generate, [seed, model, psi, cls, *dirs], [image, strip, score, message],
+                       api_name="generate", concurrency_id="models", concurrency_limit=4)
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+_LINK_JS = """
+(model, seed, psi, cls, ...d) => {
+  const p = new URLSearchParams();
+  p.set("model", model ?? ""); p.set("seed", String(seed ?? 0)); p.set("psi", String(psi ?? 1));
+  if (cls !== null && cls !== undefined && cls !== "") p.set("class", String(cls));
+  const nz = d.map(x => Number(x || 0));
+  if (nz.some(x => x !== 0)) p.set("d", nz.map(x => x.toFixed(2)).join(","));
+  return window.location.origin + window.location.pathname + "?" + p.toString();
+}
+"""
+
+
+class Widgets:
+    """The Explore tab's output components, and the update dicts the handlers return (a dict leaves every
+    component it does not name as it is, so an error touches only the message)."""
+
+    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info):
+        self.model, self.seed, self.psi, self.cls, self.dirs, self.raws = model, seed, psi, cls, dirs, raws
+        self.image, self.strip, self.score, self.message, self.info = image, strip, score, message, info
+
+    def error(self, e: Exception) -> dict:
+        return {self.message: f"⚠ {e}"}
+
+    def view_updates(self, pipe, v) -> dict:
+        from gan.explore import score_text
+
+        if v.strip is None:
+            strip = gr.update(value=None, visible=False)
+        else:
+            strip = gr.update(value=v.strip, visible=True)
+        text = score_text(v.score, pipe.info.get("loss"))
+        if v.active >= 0:
+            text += f"  \nNeighbours: 3 steps each way along direction {v.active + 1}."
+        return {self.image: v.image, self.strip: strip, self.message: "", self.score: text}
+
+    def raw_updates(self, pipe, seed, overrides: dict | None = None) -> dict:
+        from gan.latent import check_seed, seed_to_z
+
+        n = min(pipe.config.z_dim, N_RAW)
+        z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)[0]
+        for i, v in (overrides or {}).items():
+            if 0 <= int(i) < n:
+                z[int(i)] = float(v)
+        return {r: gr.update(value=round(max(-RAW_RANGE, min(RAW_RANGE, float(z[i]))), 4), visible=True)
+                if i < n else gr.update(visible=False) for i, r in enumerate(self.raws)}
+
+    def full_state(self, ctx, m, s, p, c, dvals, raw, choices: bool = False) -> dict:
+        """Every widget for model m at seed s, truncation p, class c, directions dvals and raw overrides."""
+        from gan.latent import check_seed, check_truncation
+
+        cat = ctx.catalog
+        entry = cat.entry(m)
+        pipe = cat.get(entry.name)
+        s, p = check_seed(s), check_truncation(p)
+        basis = cat.directions(entry.name)
+        k = min(basis.k, N_DIRS)
+        dvals = [float(x) for x in list(dvals)[:k]] + [0.0] * (N_DIRS - min(len(dvals), k))
+        label = None
+        if pipe.config.conditional:
+            from gan.explore import check_label
+
+            label = check_label(pipe, c)
+        raw_dict = {int(i): float(v) for i, v in (raw or {}).items()}
+        _, v = _view(ctx, entry.name, s, p, label, dvals, raw=raw_dict)
+        out = {self.seed: s, self.psi: p,
+               self.cls: gr.update(choices=_class_choices(entry), value=label, visible=label is not None),
+               **{d: gr.update(value=max(-DIR_RANGE, min(DIR_RANGE, dvals[i])), visible=i < k,
+                               info=f"{basis.explained[i]:.1%} of the early layer's variance" if i < k else None)
+                  for i, d in enumerate(self.dirs)},
+               **self.raw_updates(pipe, s, raw_dict),
+               **self.view_updates(pipe, v),
+               self.info: _info_text(entry, pipe, basis)}
+        out[self.model] = gr.update(choices=cat.choices(), value=entry.name) if choices else entry.name
+        return out
+
+
+def _view(ctx, model, seed, psi, cls, dirs, raw=None, raw_sliders=None):
+    """(pipeline, gan.explore.View) for the widget values."""
+    from gan import explore as ex
+
+    cat = ctx.catalog
+    entry = cat.entry(model)
+    pipe = cat.get(entry.name)
+    basis = cat.directions(entry.name)
+    label = ex.check_label(pipe, cls)
+    amounts = [float(d or 0.0) for d in list(dirs or [])[: basis.k]]
+    if raw_sliders is not None:
+        raw = _raw_overrides(pipe, seed, raw_sliders)
+    z = ex.latent_for(pipe, seed, psi, basis, amounts, raw)
+    if pipe.is_points:
+        backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
+        return pipe, ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
+    return pipe, ex.render_image_view(pipe, z, label, basis, amounts)
+
+
+def _raw_overrides(pipe, seed, sliders) -> dict:
+    """Raw sliders that differ from the seed's own z (beyond the slider's rounding) override those components."""
+    from gan.latent import check_seed, seed_to_z
+
+    n = min(pipe.config.z_dim, N_RAW)
+    z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)[0]
+    out = {}
+    for i, v in enumerate(list(sliders or [])[:n]):
+        if v is not None and abs(float(v) - float(z[i])) > RAW_TOLERANCE and abs(float(z[i])) < RAW_RANGE:
+            out[i] = float(v)
+    return out
+
+
+def _n_dirs(pipe) -> int:
+    return min(pipe.config.z_dim, N_DIRS)
+
+
+def _class_choices(entry) -> list[tuple[str, int]]:
+    if entry is None or not entry.conditional:
+        return []
+    return [(f"{i}: {name}" if name != str(i) else name, i) for i, name in enumerate(entry.class_names)]
+
+
+def _info_text(entry, pipe, basis) -> str:
+    i = entry.info
+    where = {"shipped": f"shipped weights `{entry.path.name}`" if entry.path else "shipped weights",
+             "run": f"training run `{entry.path.parent.name}`" if entry.path else "a training run",
+             "live": "a live training run"}.get(entry.source, entry.source)
+    bits = [f"**{entry.name}**: {where}.",
+            f"Trained on **{i.get('dataset', '?')}** with **{i.get('arch', pipe.config.arch)}** / "
+            f"**{i.get('loss', '?')}** for {i.get('steps', '?')} steps on {i.get('device', '?')}"
+            + (f" ({i['wall_time_s']:.0f} s)." if isinstance(i.get("wall_time_s"), (int, float)) else ".")]
+    cfg = pipe.config
+    shape = "2-D points" if pipe.is_points else f"{cfg.image_size}x{cfg.image_size}x{cfg.channels} images"
+    bits.append(f"z: {cfg.z_dim} dims ({cfg.z_dist}); makes {shape}"
+                + ("; class-conditional" if cfg.conditional else "")
+                + ("; carries its discriminator" if pipe.discriminator is not None else "; no discriminator")
+                + f". Directions from layer `{basis.layer}`.")
+    return "  \n".join(bits)
+
+
+def _clean_tmp(max_age_s: float = 3600) -> None:
+    now = time.time()
+    for p in _TMP.glob("*"):
+        try:
+            if now - p.stat().st_mtime > max_age_s:
+                p.unlink()
+        except OSError:
+            pass
