@@ -1,0 +1,125 @@
+"""Shared fixtures for the app tests: a weights folder of tiny real generators (plus files that are not), a real
+server on a free port, and headless Chromium. Kept general so every tab's tests can use them:
+
+    def test_something(app_url, page): page.goto(app_url) ...
+    def test_api(client): client.predict(api_name="/generate")
+
+Everything is session-scoped except `page` (a fresh browser context per test).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+TINY_TRAIN = dict(g_width=8, d_width=8, batch_size=16, z_dim=16, log_every=1, sample_every=1000,
+                  checkpoint_every=1000, device="cpu")
+
+# Names of the fixture's files (tests refer to them).
+GOOD_MODELS = ("tiny-mnist", "tiny-mnist-cond", "tiny-grid25")
+BAD_FILES = ("broken.safetensors", "foreign.safetensors", "not-a-model.safetensors")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_tiny(path: Path, steps: int = 3, **kw) -> None:
+    """A few real training steps on the bundled data, saved as a model file (the EMA generator + D)."""
+    from gan.config import TrainConfig
+    from gan.training import Trainer
+
+    t = Trainer(TrainConfig(**{**TINY_TRAIN, **kw}))
+    for _ in range(steps):
+        t.step()
+    t.save_model(path)
+
+
+def _write_safetensors_header(path: Path, header: dict, payload: bytes = b"") -> None:
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + payload)
+
+
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    """tiny-mnist (dcgan/bce), tiny-mnist-cond (conditional, spectral norm, hinge), tiny-grid25 (2-D, mlp), a
+    GANscope classifier (skipped quietly) and three bad files: garbage bytes, a safetensors file without our
+    metadata, and a truncated header."""
+    d = tmp_path_factory.mktemp("weights")
+    _train_tiny(d / "tiny-mnist.safetensors", dataset="mnist", loss="bce")
+    _train_tiny(d / "tiny-mnist-cond.safetensors", dataset="mnist", loss="hinge", conditional=True,
+                spectral_norm=True)
+    _train_tiny(d / "tiny-grid25.safetensors", dataset="grid25", loss="bce", g_width=16, d_width=16, z_dim=2)
+    (d / "broken.safetensors").write_bytes(b"this is not a model at all\n" * 10)
+    _write_safetensors_header(d / "foreign.safetensors", {
+        "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "__metadata__": {"format": "pt"}},
+        b"\0\0\0\0")
+    (d / "not-a-model.safetensors").write_bytes(struct.pack("<Q", 10_000) + b"{")
+    _write_safetensors_header(d / "classifier-mnist.safetensors", {
+        "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+        "__metadata__": {"format": "ganscope-classifier", "format_version": "1"}}, b"\0\0\0\0")
+    return d
+
+
+@pytest.fixture(scope="session")
+def runs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def demo(weights_dir, runs_dir, tmp_path_factory):
+    """The whole app (every tab in gan.ui.app.TABS) on the fixture's folders, not yet launched."""
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from gan.ui.app import build_demo
+
+    return build_demo(weights_dir, runs_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def app_url(demo) -> str:
+    """A real server on a free port, the default model preloaded."""
+    from gan.ui.app import launch_kwargs
+
+    demo.ganscope.catalog.preload()
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **launch_kwargs())
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (make test installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()

@@ -1,0 +1,128 @@
+"""The app's named endpoints through gradio_client against a real server, plus the Gradio-free pieces behind them
+(catalog, directions, bookmarks)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import BAD_FILES, GOOD_MODELS
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+# ------------------------------------------------------------------------------------------- library pieces
+def test_catalog_lists_generators_and_reports_bad_files(weights_dir, runs_dir):
+    from gan.catalog import Catalog
+
+    cat = Catalog(weights_dir, runs_dir)
+    assert sorted(cat.names()) == sorted(GOOD_MODELS)          # the classifier is skipped, quietly
+    text = "\n".join(cat.problems)
+    assert all(name in text for name in BAD_FILES) and "classifier" not in text
+    assert cat.default_name() == "tiny-mnist"                  # an unconditional image model first
+    label = cat.entries["tiny-mnist-cond"].label
+    assert all(w in label for w in ("mnist", "dcgan", "hinge", "3 steps", "cpu"))
+    with pytest.raises(ValueError, match="unknown model"):
+        cat.get("nope")
+
+
+def test_catalog_live_models_come_and_go(weights_dir):
+    from gan.catalog import Catalog
+
+    cat = Catalog(weights_dir, None)
+    pipe = cat.get("tiny-mnist")
+    cat.add_live("live: test", pipe, {"dataset": "mnist", "loss": "bce", "steps": 3})
+    assert "live: test" in cat.names() and cat.get("live: test") is pipe
+    cat.refresh()                                              # a rescan keeps live models
+    assert cat.directions("live: test").k >= 1
+    cat.remove_live("live: test")
+    assert "live: test" not in cat.names()
+
+
+def test_directions_are_unit_deterministic_and_cached(weights_dir):
+    import torch
+
+    from gan.catalog import Catalog
+    from gan.directions import compute_directions
+
+    cat = Catalog(weights_dir, None)
+    d1 = cat.directions("tiny-mnist")
+    assert cat.directions("tiny-mnist") is d1                   # computed once
+    assert torch.allclose(d1.vectors.norm(dim=1), torch.ones(d1.k), atol=1e-5)
+    assert torch.equal(compute_directions(cat.get("tiny-mnist")).vectors, d1.vectors)
+    assert all(a >= b for a, b in zip(d1.explained, d1.explained[1:]))
+    assert cat.directions("tiny-grid25").k == 2                 # z_dim 2 caps it
+
+
+def test_bookmarks_round_trip_and_refuse_junk():
+    from gan.errors import GanInputError
+    from gan.explore import make_bookmark, parse_bookmark
+    import json
+
+    mark = make_bookmark("tiny-mnist", 42, 0.7, None, [1.0, -0.5], {3: 0.25})
+    back = parse_bookmark(json.dumps(mark))
+    assert (back["seed"], back["truncation"], back["directions"], back["raw"]) == (42, 0.7, [1.0, -0.5], {3: 0.25})
+    for junk in (b"\xff\xfe", "[]", '{"seed": -1}', '{"seed": 1, "directions": ["x"]}', "{" * 70_000):
+        with pytest.raises(GanInputError):
+            parse_bookmark(junk)
+
+
+# ------------------------------------------------------------------------------------------------ endpoints
+def test_generate_with_defaults_returns_the_image(client):
+    image, strip, score, message = client.predict(api_name="/generate")
+    assert pixels(image).shape == (336, 336, 3)                 # 28 px x 12, nearest neighbour
+    assert pixels(strip).shape[1] > pixels(strip).shape[0]      # a horizontal strip of neighbours
+    assert "score" in score and message == ""
+
+
+def test_same_seed_same_image_and_sliders_change_it(client):
+    a = pixels(client.predict(seed=7, model="tiny-mnist", api_name="/generate")[0])
+    b = pixels(client.predict(seed=7, model="tiny-mnist", api_name="/generate")[0])
+    assert np.array_equal(a, b)
+    other_seed = pixels(client.predict(seed=8, model="tiny-mnist", api_name="/generate")[0])
+    moved = pixels(client.predict(seed=7, model="tiny-mnist", direction_1=3.0, api_name="/generate")[0])
+    truncated = pixels(client.predict(seed=7, model="tiny-mnist", truncation=0.3, api_name="/generate")[0])
+    for img in (other_seed, moved, truncated):
+        assert not np.array_equal(a, img)
+
+
+def test_conditional_and_two_d_models(client):
+    seven = pixels(client.predict(seed=1, model="tiny-mnist-cond", class_label=7, api_name="/generate")[0])
+    two = pixels(client.predict(seed=1, model="tiny-mnist-cond", class_label=2, api_name="/generate")[0])
+    assert not np.array_equal(seven, two)
+    image, strip, score, _ = client.predict(seed=1, model="tiny-grid25", api_name="/generate")
+    assert pixels(image).shape == (336, 336, 3) and strip is None  # a scatter plot instead of an image
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(seed=-1), "seed"), (dict(seed=2 ** 32), "seed"), (dict(truncation=0.0), "minimum value 0.01"),
+    (dict(model="broken"), "unknown model"), (dict(model="tiny-mnist-cond", class_label=12), "class"),
+])
+def test_bad_input_gets_a_clear_message(client, kwargs, words):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=words):
+        client.predict(**kwargs, api_name="/generate")
+    assert client.predict(seed=3, api_name="/generate")[0]      # and the app keeps working
+
+
+def test_interpolate_exports_gif_and_mp4(client):
+    animation, strip, gif, mp4, message = client.predict(model="tiny-mnist", keyframes="1, 2, 3", frames=9,
+                                                         mode="linear", loop=True, api_name="/interpolate")
+    assert message == ""
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames == 9
+    with open(mp4, "rb") as f:
+        assert f.read(12)[4:8] == b"ftyp"                        # an MP4 container
+    assert pixels(strip).shape[1] > pixels(strip).shape[0]
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(frames=0), "at least 2 frames"), (dict(keyframes="5"), "at least 2 keyframes"),
+    (dict(keyframes="1, x"), "keyframe"), (dict(model="tiny-grid25"), "image models"),
+])
+def test_interpolate_bad_input_is_a_message(client, kwargs, words):
+    *files, message = client.predict(**kwargs, api_name="/interpolate")
+    assert words in message and files == [None, None, None, None]

@@ -1,0 +1,88 @@
+"""The app in headless Chromium: the page paints a default model, sliders and the model picker change the image,
+bad input is a message, the interpolation GIF downloads."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+
+def open_app(page, url):
+    page.goto(url)
+    img = page.locator("#generated img")
+    expect(img).to_be_visible(timeout=60_000)
+    return img
+
+
+def test_page_loads_with_default_model_and_image(page, app_url):
+    img = open_app(page, app_url)
+    expect(page.locator("#explore-model input")).to_have_value(re.compile(r"^tiny-mnist ·"))
+    expect(page.locator("#neighbours img")).to_be_visible()
+    expect(page.locator("#d-score")).to_contain_text("D's score")
+    # the bad files are reported, the good models listed
+    expect(page.locator("#catalog-problems")).to_contain_text("broken.safetensors")
+    expect(page.locator("#catalog-problems")).to_contain_text("foreign.safetensors")
+    assert img.get_attribute("src")
+
+
+def test_moving_a_slider_changes_the_image(page, app_url):
+    img = open_app(page, app_url)
+    for label in ("range slider for direction 1", "range slider for truncation"):
+        before = img.get_attribute("src")
+        page.get_by_label(label).fill("0.5")
+        expect(img).not_to_have_attribute("src", before, timeout=15_000)
+    page.locator("#raw-accordion").click()
+    before = img.get_attribute("src")
+    page.get_by_label("range slider for z[0]").fill("3.5")
+    expect(img).not_to_have_attribute("src", before, timeout=15_000)
+
+
+def test_switching_model_changes_the_image(page, app_url):
+    img = open_app(page, app_url)
+    before = img.get_attribute("src")
+    expect(page.locator("#class")).to_be_hidden()
+    page.locator("#explore-model input").click()
+    page.get_by_role("option", name=re.compile(r"^tiny-mnist-cond")).click()
+    expect(img).not_to_have_attribute("src", before, timeout=30_000)
+    expect(page.locator("#class")).to_be_visible()              # a class picker for the conditional model
+    page.locator("#explore-model input").click()
+    page.get_by_role("option", name=re.compile(r"^tiny-grid25")).click()
+    expect(page.locator("#neighbours")).to_be_hidden(timeout=30_000)  # a 2-D model: a scatter plot, no strip
+    expect(page.locator("#direction-3")).to_be_hidden()         # z_dim 2: two directions
+
+
+def test_bad_seed_is_a_message_and_the_app_keeps_working(page, app_url):
+    img = open_app(page, app_url)
+    seed = page.locator("#seed input")
+    seed.fill("-5")
+    expect(page.locator("#explore-message")).to_contain_text("seed", timeout=15_000)
+    before = img.get_attribute("src")
+    seed.fill("12")
+    expect(page.locator("#explore-message")).to_have_text("", timeout=15_000)
+    expect(img).not_to_have_attribute("src", before, timeout=15_000)
+
+
+def test_share_link_restores_the_view(page, app_url):
+    img = open_app(page, app_url + "?model=tiny-mnist&seed=5&psi=0.8&d=1.5,0")
+    expect(page.locator("#seed input")).to_have_value("5")
+    expect(page.get_by_label("number input for direction 1")).to_have_value("1.5")
+    page.locator("#bookmark-accordion").click()
+    page.locator("#make-link").click()
+    expect(page.locator("#share-link textarea")).to_have_value(re.compile(r"seed=5.*psi=0\.8.*d=1\.50"))
+    assert img.get_attribute("src")
+
+
+def test_interpolation_export_downloads_a_gif(page, app_url, tmp_path):
+    open_app(page, app_url)
+    page.get_by_role("tab", name="Interpolate").click()
+    page.locator("#keyframes textarea").fill("1, 2, 3")
+    page.locator("#interp-frames input").fill("8")
+    page.locator("#interp-go").click()
+    expect(page.locator("#interp-animation img")).to_be_visible(timeout=60_000)
+    link = page.locator("#interp-gif a").first
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as info:
+        link.click()
+    path = tmp_path / "walk.gif"
+    info.value.save_as(path)
+    assert path.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
