@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", metavar="DIR", default=DEFAULT_WEIGHTS, help="folder of generator files "
                                                                                "(default: %(default)s)")
     p.add_argument("--runs", metavar="DIR", default=DEFAULT_RUNS, help="training runs folder (default: %(default)s)")
+    p.add_argument("--max-runs", type=int, default=1, help="training runs allowed at once (default: %(default)s)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="ask for a login (use it with --share or --host 0.0.0.0)")
     return p.parse_args(argv)
 
@@ -56,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.device not in ("auto", "cpu", "cuda", "mps") and not args.device.startswith(("cuda:", "mps:")):
         print(f"app.py: unknown device {args.device!r}; choose auto, cpu, cuda or mps", file=sys.stderr)
         return 2
-    if (args.weights, args.runs, args.device) != (DEFAULT_WEIGHTS, DEFAULT_RUNS, "auto"):
-        demo = build_demo(args.weights, args.runs, device=args.device)
+    if args.max_runs < 1:
+        print("app.py: --max-runs must be at least 1", file=sys.stderr)
+        return 2
+    if (args.weights, args.runs, args.device, args.max_runs) != (DEFAULT_WEIGHTS, DEFAULT_RUNS, "auto", 1):
+        demo = build_demo(args.weights, args.runs, device=args.device, max_runs=args.max_runs)
     if not demo.ganscope.catalog.entries:
         print(f"app.py: no generators in {args.weights}/ or {args.runs}/ yet; the page will say so "
               "(train one with python -m gan.train)", file=sys.stderr)

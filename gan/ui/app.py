@@ -17,11 +17,11 @@ import gradio as gr
 
 from gan.catalog import Catalog
 
-TABS = ["gan.ui.explore", "gan.ui.interpolate"]
+TABS = ["gan.ui.explore", "gan.ui.interpolate", "gan.ui.train_tab"]
 
 # Crisp pixels wherever the browser scales an image, and a compact neighbours strip.
 CSS = """
-#generated img, #neighbours img, #interp-animation img, #interp-strip img { image-rendering: pixelated; }
+#generated img, #neighbours img, #interp-animation img, #interp-strip img, #train-grid img { image-rendering: pixelated; }
 #generated img { max-height: 420px; object-fit: contain; }
 #explore-message p, #interp-message p { color: #b45309; font-weight: 600; }
 """
@@ -39,11 +39,12 @@ class AppContext:
 
 
 def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
-               device: str = "auto", catalog: Catalog | None = None, tabs: list[str] | None = None) -> gr.Blocks:
+               device: str = "auto", catalog: Catalog | None = None, tabs: list[str] | None = None,
+               max_runs: int = 1) -> gr.Blocks:
     """The whole app as a gr.Blocks (not launched). Cheap: no torch import until the first image is asked for."""
     catalog = catalog or Catalog(weights_dir, runs_dir, device=device)
     ctx = AppContext(catalog, device, Path(weights_dir) if weights_dir else None,
-                     Path(runs_dir) if runs_dir else None)
+                     Path(runs_dir) if runs_dir else None, extras={"max_runs": max_runs})
     with gr.Blocks(title="GANscope", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# GANscope\nExplore a generator's latent space: pick a model, move the sliders, "
                     "watch the image follow.")

@@ -69,6 +69,21 @@ def _status_line(view) -> str:
     return line + (f"\n\n{view.message}" if view.message else "")
 
 
+TITLE = "Train"
+
+
+def run_manager(ctx) -> RunManager:
+    """The app's one RunManager (module-level life: it outlives pages and tabs), kept in the app context."""
+    if "runs" not in ctx.extras:
+        ctx.extras["runs"] = RunManager(ctx.runs_dir or "runs", max_active=ctx.extras.get("max_runs", 1),
+                                        quality_fn=quality_monitor, quality_every=QUALITY_EVERY)
+    return ctx.extras["runs"]
+
+
+def build(ctx, demo) -> None:
+    build_train_tab(run_manager(ctx), ctx.catalog)
+
+
 def build_train_tab(manager: RunManager, catalog=None) -> None:
     """Lay out the Train tab inside the current gr.Tab and wire its events. `catalog` (optional) receives
     the live model of each run as "live: <run id>" for the Explore tab."""
@@ -223,8 +238,8 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                 spectral_norm = gr.Checkbox(value=p["spectral_norm"], label="spectral norm on D")
             with gr.Accordion("Hyperparameters", open=False):
                 with gr.Row():
-                    steps = gr.Number(p["steps"], label="steps", precision=0, minimum=1)
-                    batch_size = gr.Number(p["batch_size"], label="batch size", precision=0, minimum=1)
+                    steps = gr.Number(p["steps"], label="steps", precision=0)
+                    batch_size = gr.Number(p["batch_size"], label="batch size", precision=0)
                     n_critic = gr.Number(p["n_critic"], label="n_critic (D steps per G step)", precision=0)
                 with gr.Row():
                     lr_g = gr.Number(p["lr_g"], label="lr G")

@@ -1,0 +1,126 @@
+"""The Train tab through its named endpoints (gradio_client against a real server) and in a real browser."""
+import time
+
+import pytest
+
+from gan.ui import train_tab
+
+
+@pytest.fixture(scope="module")
+def train_app(demo, app_url, runs_dir):
+    """The shared app server (tests/conftest.py); its run manager trains in the session's runs folder."""
+    manager = demo.ganscope.extras["runs"]
+    yield app_url, manager, runs_dir
+    manager.stop_all()
+
+
+def poll(client, predicate, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        status = client.predict(api_name="/training_status")
+        if predicate(status):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"status never satisfied the condition: {status}")
+
+
+def test_full_control_cycle_through_the_api(client, train_app):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="no run yet"):
+        client.predict(api_name="/training_status")
+    status, _ = client.predict(api_name="/start_training", batch_size=16)
+    assert status["state"] == "running" and status["total_steps"] == 3000
+    rising = poll(client, lambda s: s["step"] >= 12)
+    assert {"loss_d", "loss_g"} <= set(rising["losses"])
+    with pytest.raises(AppError, match="already active"):
+        client.predict(api_name="/start_training")
+    paused = client.predict(api_name="/pause_training")
+    assert paused["state"] == "paused"
+    a = client.predict(api_name="/training_status")["step"]
+    time.sleep(0.6)
+    b = client.predict(api_name="/training_status")["step"]
+    assert a == b  # the step stays put across two polls
+    with pytest.raises(AppError, match="only a running run"):
+        client.predict(api_name="/pause_training")
+    assert client.predict(api_name="/step_training")["step"] == a + 1
+    assert client.predict(api_name="/resume_training")["state"] == "running"
+    with pytest.raises(AppError, match="pause it first"):
+        client.predict(api_name="/step_training")
+    poll(client, lambda s: s["step"] > a + 5)
+    stopped = client.predict(api_name="/stop_training")
+    assert stopped["state"] == "stopped"
+    with pytest.raises(AppError, match="already stopped"):
+        client.predict(api_name="/stop_training")
+    with pytest.raises(AppError, match="unknown run id"):
+        client.predict("no-such-run", api_name="/training_status")
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    (dict(batch_size=0), "batch-size"), (dict(lr_g=-1), "lr-g"), (dict(steps=1e12), "steps"), (dict(n_critic=-3), "n-critic"),
+    (dict(dataset=train_tab.UPLOAD_ZIP), "choose a file"), (dict(loss="nope"), "not in the list of choices"),
+])
+def test_bad_settings_get_a_message_and_start_nothing(client, train_app, kwargs, words):
+    from gradio_client.exceptions import AppError
+
+    before = set(train_app[1].runs)
+    with pytest.raises(AppError, match=words):
+        client.predict(api_name="/start_training", **kwargs)
+    assert set(train_app[1].runs) == before
+
+
+def test_uploads_that_are_not_what_they_claim(client, train_app, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    fake = tmp_path / "fake.zip"
+    fake.write_bytes(b"not a zip")
+    with pytest.raises(AppError, match="not a zip"):
+        client.predict(api_name="/start_training", dataset=train_tab.UPLOAD_ZIP, upload=handle_file(str(fake)))
+    text = tmp_path / "t.csv"
+    text.write_text("a,b\nx,y\n")
+    with pytest.raises(AppError, match="expected two numbers"):
+        client.predict(api_name="/start_training", dataset=train_tab.UPLOAD_CSV, upload=handle_file(str(text)))
+    points = tmp_path / "p.csv"
+    points.write_text("x,y\n" + "\n".join(f"{i % 7},{i % 5}" for i in range(300)))
+    status, _ = client.predict(api_name="/start_training", dataset=train_tab.UPLOAD_CSV, upload=handle_file(str(points)),
+                               batch_size=32)
+    assert status["state"] == "running" and status["settings"]["arch"] == "mlp"
+    poll(client, lambda s: s["step"] >= 3)
+    client.predict(api_name="/stop_training")
+
+
+def test_a_run_survives_a_page_reload(train_app, browser):
+    from playwright.sync_api import expect
+
+    url, manager, _ = train_app
+    for run in manager.active_runs():
+        run.stop()
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-start").click()
+    status = page.locator("#train-status")
+    expect(status).to_contain_text("running", timeout=30_000)
+
+    def step_shown():
+        import re
+        m = re.search(r"step ([\d,]+) /", status.inner_text())
+        return int(m.group(1).replace(",", "")) if m else -1
+
+    deadline = time.time() + 60
+    while step_shown() < 15 and time.time() < deadline:
+        time.sleep(0.3)
+    before = step_shown()
+    assert before >= 15
+    page.reload()
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-status")).to_contain_text("running", timeout=30_000)
+    expect(page.locator("#train-plot")).to_be_visible(timeout=15_000)
+    time.sleep(2.5)
+    after = step_shown()
+    assert after > before  # still training after the reload, and the page shows it
+    page.screenshot(path=str(train_app[2] / "train-tab.png"), full_page=True)
+    assert len(manager.active_runs()) == 1  # the reload neither stopped nor forked the run
+    manager.stop_all()
+    page.close()
