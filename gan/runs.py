@@ -124,6 +124,7 @@ class Run:
             self.history = [e for e in self.history if e["step"] <= s.step]
             self._stop, self.message, self.state, self._single_steps = False, "", "running", 0
         self._paused.clear()
+        self._refresh_live(force=True)  # viewers (the Explore tab's "live: <run>") get a model at once
         self.thread = threading.Thread(target=self._main, name=f"run-{self.id}", daemon=True)
         self.thread.start()
 
@@ -203,7 +204,6 @@ class Run:
     # ----------------------------------------------------------------------------------------- thread
     def _main(self) -> None:
         s = self.session
-        self._refresh_live(force=True)
         last_refresh = time.monotonic()
         write_failed = False
         try:
