@@ -1,0 +1,122 @@
+"""The 2-D playground library: stepping D or G alone, reset reproducibility, live changes, every view."""
+import numpy as np
+import pytest
+import torch
+
+from gan.errors import GanInputError
+from gan.playground import Playground, PlaygroundConfig, points_dataset, toy_figures
+
+SMALL = dict(g_width=32, d_width=32, g_depth=2, d_depth=2, batch_size=64)
+
+
+def params(m):
+    return torch.cat([p.detach().flatten().clone() for p in m.parameters()])
+
+
+def test_step_d_moves_only_d_and_step_g_only_g():
+    pg = Playground(PlaygroundConfig(dataset="ring8", **SMALL))
+    g0, d0 = params(pg.trainer.G), params(pg.trainer.D)
+    pg.step_d()
+    assert torch.equal(g0, params(pg.trainer.G)) and not torch.equal(d0, params(pg.trainer.D))
+    d1 = params(pg.trainer.D)
+    pg.step_g()
+    assert not torch.equal(g0, params(pg.trainer.G)) and torch.equal(d1, params(pg.trainer.D))
+    assert (pg.step, pg.d_steps) == (1, 1)
+    pg.step_both(3)
+    assert (pg.step, pg.d_steps) == (4, 4)
+
+
+def test_reset_with_the_same_seed_replays_the_same_run():
+    cfg = PlaygroundConfig(dataset="grid25", seed=3, **SMALL)
+    a = Playground(cfg)
+    a.step_both(5)
+    first = a.generate()
+    a.reset()
+    assert a.step == 0
+    a.step_both(5)
+    np.testing.assert_array_equal(first, a.generate())
+    b = Playground(PlaygroundConfig(dataset="grid25", seed=4, **SMALL))
+    b.step_both(5)
+    assert not np.array_equal(first, b.generate())
+
+
+def test_live_learning_rate_and_n_critic_changes():
+    pg = Playground(PlaygroundConfig(dataset="ring8", **SMALL))
+    changed = pg.set_hyperparameters(lr_g=5e-4, n_critic=3)
+    assert changed == {"lr_g": 5e-4, "n_critic": 3}
+    assert pg.trainer.opt_g.param_groups[0]["lr"] == 5e-4
+    pg.step_both(1)
+    assert pg.d_steps == 3
+    with pytest.raises(GanInputError):
+        pg.set_hyperparameters(lr_d=-1)
+
+
+@pytest.mark.parametrize("z_dim,z_dist", [(1, "uniform"), (2, "normal"), (2, "uniform")])
+def test_views_for_each_noise_setting(z_dim, z_dist):
+    pg = Playground(PlaygroundConfig(dataset="moons", z_dim=z_dim, z_dist=z_dist, **SMALL))
+    pg.step_both(2)
+    snap = pg.snapshot(size=200)
+    v = snap["views"]
+    assert v["field"].shape == (200, 200, 3) and v["field"].dtype == np.uint8
+    assert v["manifold"].shape == (200, 200, 3)
+    assert v["curves"].shape[1] == 200
+    # the manifold draws G's purple lines, the field its points and D's two-colour heatmap
+    purple = np.array([110, 40, 190])
+    assert (np.abs(v["manifold"].astype(int) - purple).sum(-1) < 10).sum() > 5
+    assert (np.abs(v["field"].astype(int) - purple).sum(-1) < 10).sum() > 4
+    assert "step 2" in snap["status"]
+
+
+def test_arrows_point_where_d_says_real():
+    """The gradient G receives raises D's score: a small move along the arrow increases D at that point."""
+    pg = Playground(PlaygroundConfig(dataset="ring8", **SMALL))
+    pg.step_d(20)
+    with torch.no_grad():
+        x = pg.trainer.G(pg.fixed_z[:64])
+    g = torch.from_numpy(pg._g_gradients(x))
+    with torch.no_grad():
+        before = pg.trainer.D(x)
+        after = pg.trainer.D(x + 1e-3 * g / g.norm(dim=1, keepdim=True))
+    assert (after > before).float().mean() > 0.9
+
+
+def test_separate_depths_and_widths_for_g_and_d():
+    pg = Playground(PlaygroundConfig(dataset="ring8", g_depth=1, d_depth=4, g_width=16, d_width=48, batch_size=32))
+    n_linear = lambda m: sum(isinstance(x, torch.nn.Linear) for x in m.modules())
+    assert n_linear(pg.trainer.G) == 2 and n_linear(pg.trainer.D) == 5
+    pg.step_both(2)
+    pg.reset()  # the same construction again, bit for bit
+    assert n_linear(pg.trainer.D) == 5
+
+
+def test_own_points_csv_and_bad_settings(tmp_path):
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(300, 2)) * [3, 0.5] + [10, -2]
+    pg = Playground(PlaygroundConfig(dataset="drawn", **SMALL), dataset=points_dataset(pts))
+    pg.step_both(2)
+    out = pg.generate(data_units=True)
+    assert out.shape == (512, 2) and np.isfinite(out).all()
+    assert "modes" not in pg.snapshot(120)["status"]
+    csv = tmp_path / "p.csv"
+    csv.write_text("x,y\n" + "\n".join(f"{a},{b}" for a, b in pts))
+    Playground(PlaygroundConfig(dataset=f"csv:{csv}", **SMALL)).step_both(1)
+    with pytest.raises(GanInputError):
+        Playground(PlaygroundConfig(dataset="mnist"))
+    with pytest.raises(GanInputError):
+        Playground(PlaygroundConfig(dataset="ring8", z_dim=0))
+    with pytest.raises(GanInputError):
+        Playground(PlaygroundConfig(dataset="ring8", d_width=100_000))
+    with pytest.raises(GanInputError):
+        points_dataset(np.array([[1.0, np.nan], [0, 0]]))
+
+
+def test_toy_figures_on_known_points():
+    from gan.data import load_grid25
+
+    ds = load_grid25()
+    on_20 = np.repeat(ds.modes[:20], 10, axis=0)
+    f = toy_figures(on_20, ds.modes, ds.mode_std)
+    assert f["modes_covered"] == 20 and f["high_quality"] == 1.0
+    assert f["reverse_kl"] == pytest.approx(np.log(25 / 20), abs=1e-3)
+    far = toy_figures(on_20 + 0.5, ds.modes, ds.mode_std)
+    assert far["modes_covered"] == 0 and far["high_quality"] == 0.0
