@@ -7,8 +7,10 @@ tested without a browser, and timed by benchmarks/ui_latency.py.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,33 @@ CLOUD_SIZE = 512                   # generated points drawn for a 2-D model
 MAX_RAW = 16                       # raw latent components offered as sliders
 BOOKMARK_MAX_BYTES = 64 * 1024
 FRAME_LIMIT = 600
+
+
+_local = threading.local()
+_gomp: list = []
+
+
+def one_cpu_thread_here() -> None:
+    """Run this thread's torch CPU ops on one OpenMP thread; other threads (a training run) keep theirs.
+
+    The live views decode a handful of 28x28 images: a team of OpenMP threads costs more than it gains there, and
+    on a busy machine the team waits for a core another process holds (measured on the shared 2-core box: batch
+    of 1 in 1.5 ms on one thread, 70 ms on two). torch.set_num_threads() would change every new thread too, so
+    this sets only the calling thread's OpenMP setting, once per thread (Gradio reuses its worker threads)."""
+    if getattr(_local, "pinned", False):
+        return
+    _local.pinned = True
+    if not _gomp:
+        try:
+            with open("/proc/self/maps") as f:
+                paths = sorted({ln.split()[-1] for ln in f if "libgomp" in ln and ln.split()[-1].startswith("/")})
+            _gomp.append(ctypes.CDLL(paths[0]) if paths else None)
+        except (OSError, IndexError):
+            _gomp.append(None)
+    if _gomp[0] is None:
+        return  # not Linux + libgomp: leave torch's default
+    torch.ones(100_000).add_(1)  # torch copies its thread setting into a new thread on its first parallel op
+    _gomp[0].omp_set_num_threads(1)
 
 
 @dataclass
@@ -111,6 +140,8 @@ def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: in
 def render_image_view(pipe, z: torch.Tensor, label: int | None, basis=None, amounts=(), size: int = VIEW_SIZE,
                       neighbours: bool = True, step: float = NEIGHBOUR_STEP) -> View:
     """The large image for latent z (1, z_dim), its neighbours along the most active direction, and D's score."""
+    if pipe.device.type == "cpu":
+        one_cpu_thread_here()
     active = active_direction(amounts) if basis is not None else -1
     if neighbours and basis is not None:
         offsets = torch.tensor(NEIGHBOUR_OFFSETS, dtype=torch.float32).unsqueeze(1) * step
@@ -177,6 +208,8 @@ def render_points_view(pipe, z: torch.Tensor, label: int | None, backdrop: Point
     from gan.viz import scatter_array
 
     cfg = pipe.config
+    if pipe.device.type == "cpu":
+        one_cpu_thread_here()
     offset = basis.offset(amounts) if basis is not None else 0
     cloud = backdrop.cloud_z * check_truncation(truncation) + offset
     active = active_direction(amounts) if basis is not None else -1

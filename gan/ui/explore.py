@@ -64,7 +64,7 @@ def build(ctx, demo: gr.Blocks) -> None:
                              buttons=["download", "fullscreen"], height=400)
             message = gr.Markdown("", label="message", elem_id="explore-message")
             score = gr.Markdown("", label="D score", elem_id="d-score")
-            strip = gr.Image(label="Neighbours", elem_id="neighbours", format="png",
+            strip = gr.Image(label="Neighbours along the most moved direction", elem_id="neighbours", format="png",
                              interactive=False, buttons=["download"], height=130)
             info = gr.Markdown("", elem_id="model-info")
             with gr.Accordion("Bookmark and share", open=False, elem_id="bookmark-accordion"):
@@ -87,7 +87,16 @@ def build(ctx, demo: gr.Blocks) -> None:
 
     # --------------------------------------------------------------------------------------------- handlers
     def render(*args):
-        """A slider moved: redraw (raw sliders override z where they differ from the seed's own value)."""
+        """A slider moved: redraw the large image only (one decode: the strip follows on release), with raw
+        sliders overriding z where they differ from the seed's own value."""
+        m, s, p, c, d, r = split(args)
+        try:
+            return W.view_updates(*_view(ctx, m, s, p, c, d, raw_sliders=r, neighbours=False), with_strip=False)
+        except GanInputError as e:
+            return W.error(e)
+
+    def render_strip(*args):
+        """A slider was let go: the neighbours strip for where it stopped."""
         m, s, p, c, d, r = split(args)
         try:
             return W.view_updates(*_view(ctx, m, s, p, c, d, raw_sliders=r))
@@ -190,8 +199,10 @@ def build(ctx, demo: gr.Blocks) -> None:
 
     # ------------------------------------------------------------------------------------------------ events
     live = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="private")
-    gr.on([psi.input, *[d.input for d in dirs], *[r.input for r in raws], cls.input], render, state_in,
-          view_out, **live)
+    gr.on([psi.input, *[d.input for d in dirs], *[r.input for r in raws]], render, state_in,
+          [image, score, message], **live)
+    gr.on([psi.release, *[d.release for d in dirs], *[r.release for r in raws], cls.input], render_strip,
+          state_in, view_out, **live)
     seed.input(on_seed, state_in, view_out + raws, **live)
     seed.submit(on_seed, state_in, view_out + raws, **live)
     random_btn.click(randomize, state_in, [seed, *view_out, *raws], show_progress="hidden", queue=False,
@@ -233,17 +244,21 @@ class Widgets:
     def error(self, e: Exception) -> dict:
         return {self.message: f"⚠ {e}"}
 
-    def view_updates(self, pipe, v) -> dict:
+    def view_updates(self, pipe, v, with_strip: bool = True) -> dict:
         from gan.explore import score_text
 
-        if v.strip is None:
-            strip = gr.update(value=None, visible=False)
-        else:
-            strip = gr.update(value=v.strip, visible=True)
         text = score_text(v.score, pipe.info.get("loss"))
         if v.active >= 0:
-            text += f"  \nNeighbours: 3 steps each way along direction {v.active + 1}."
-        return {self.image: v.image, self.strip: strip, self.message: "", self.score: text}
+            text += (f"  \nNeighbours: {'dots' if pipe.is_points else 'the strip'} 1 step apart along direction "
+                     f"{v.active + 1}" + ("." if pipe.is_points else " (updated when a slider is let go)."))
+        out = {self.image: v.image, self.message: "", self.score: text}
+        if not with_strip:
+            return out
+        if v.strip is not None:
+            out[self.strip] = gr.update(value=v.strip, visible=True)
+        elif pipe.is_points:
+            out[self.strip] = gr.update(value=None, visible=False)
+        return out
 
     def raw_updates(self, pipe, seed, overrides: dict | None = None) -> dict:
         from gan.latent import check_seed, seed_to_z
@@ -286,7 +301,7 @@ class Widgets:
         return out
 
 
-def _view(ctx, model, seed, psi, cls, dirs, raw=None, raw_sliders=None):
+def _view(ctx, model, seed, psi, cls, dirs, raw=None, raw_sliders=None, neighbours: bool = True):
     """(pipeline, gan.explore.View) for the widget values."""
     from gan import explore as ex
 
@@ -302,7 +317,7 @@ def _view(ctx, model, seed, psi, cls, dirs, raw=None, raw_sliders=None):
     if pipe.is_points:
         backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
         return pipe, ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
-    return pipe, ex.render_image_view(pipe, z, label, basis, amounts)
+    return pipe, ex.render_image_view(pipe, z, label, basis, amounts, neighbours=neighbours)
 
 
 def _raw_overrides(pipe, seed, sliders) -> dict:
