@@ -79,8 +79,11 @@ def main(argv=None) -> int:
     p.add_argument("--image-size", type=int, default=28, help="for the fresh DCGAN (28, 32 or 64)")
     p.add_argument("--channels", type=int, default=1, help="for the fresh DCGAN")
     p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.model:
         pipe = load_generator(args.model)

@@ -15,8 +15,9 @@ How a GAN step maps onto DDP:
     N-times batch would compute them). PyTorch's SyncBatchNorm has no CPU kernel, so on CPU each rank normalises
     over its own batch (ordinary DDP) and the running statistics are averaged over the ranks after every step;
     either way every rank holds identical weights and buffers after each step.
-  * Rank 0 alone writes samples, logs and checkpoints. A checkpoint holds the bare modules' state, so it resumes
-    under any world size, and in a single process.
+  * Rank 0 alone reads and writes the run folder (samples, logs, checkpoints); on --resume it sends the training
+    state to the other ranks, so several nodes need no shared filesystem. A checkpoint holds the bare modules'
+    state, so it resumes under any world size, and in a single process.
 """
 from __future__ import annotations
 
@@ -180,38 +181,44 @@ def step(trainer, ctx: DistContext) -> None:
             _sync_buffers(trainer, ctx, average=True)
 
 
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
 def open_session(cfg, out: Path, resume: bool, ctx: DistContext):
-    """A TrainingSession on every rank (each loads the same checkpoint when resuming); only rank 0 keeps its run
-    folder, so the other ranks write nothing. Rank 0 builds first (folder checks, config.json), then the others."""
+    """A TrainingSession on every rank. Rank 0 opens the run folder (checks, config.json, the checkpoint when
+    resuming) and sends the resolved settings and the training state to the others, so nodes need no shared
+    filesystem; the other ranks get no folder and write nothing."""
     import copy
 
-    from gan import checkpoint as ckpt
     from gan.errors import GanInputError
     from gan.session import TrainingSession
-    from gan.training import CHECKPOINT, saved_train_config
 
     cfg = copy.deepcopy(cfg)
     cfg.device = str(ctx.device)  # cuda:<local rank> on a multi-GPU node
     if ctx.is_writer:
         try:
             session = TrainingSession(cfg, out, resume=resume)
-        except BaseException:
-            ctx.any(True)  # tell the others to give up instead of waiting for rank 0 forever
+        except BaseException as e:
+            ctx.broadcast({"error": str(e) or e.__class__.__name__})  # the others give up instead of waiting
             raise
-        ctx.any(False)
+        state = _to_cpu(session.trainer.state_dict()) if session.resumed_from else None
+        ctx.broadcast({"cfg": session.trainer.cfg, "state": state})
     else:
-        if ctx.any(False):
-            raise GanInputError("rank 0 could not start the run (its message says why)")
-        state = None
-        if resume and (Path(out) / CHECKPOINT).is_file():
-            saved = saved_train_config(out)
-            if saved is not None:
-                saved.steps, saved.device = cfg.steps, cfg.device
-                cfg = saved
-            state = ckpt.load_training_state(Path(out) / CHECKPOINT)
+        sent = ctx.broadcast(None)
+        if "error" in sent:
+            raise GanInputError(f"rank 0 could not start the run: {sent['error']}")
+        cfg = sent["cfg"]
+        cfg.device = str(ctx.device)
         session = TrainingSession(cfg, None)
-        if state is not None:
-            session.trainer.load_state_dict(state)
+        if sent["state"] is not None:
+            session.trainer.load_state_dict(sent["state"])
             session.resumed_from = session.trainer.step_count
     setup_trainer(session.trainer, ctx)
     return session

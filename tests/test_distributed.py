@@ -130,16 +130,27 @@ def test_torchrun_trains_and_resumes_under_another_world_size(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     common = ["--dataset", "grid25", "--device", "cpu", "--out", str(out), "--checkpoint-every", "2",
               "--log-every", "1", "--sample-every", "100", "--batch-size", "32"]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-                          str(free_port()), "-m", "gan.train", "--steps", "4", *common],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert two.returncode == 0, two.stderr[-3000:]
-    assert "DistributedDataParallel: 2 processes (gloo)" in two.stderr
-    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4]  # rank 0 alone logs
-    assert (out / "checkpoint.pt").is_file() and (out / "generator.safetensors").is_file()
-    one = subprocess.run([sys.executable, "-m", "gan.train", "--steps", "6", "--resume", *common],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+    def torchrun(steps, *extra):
+        return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+                               str(free_port()), "-m", "gan.train", "--steps", str(steps), *common, *extra],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+    def logged_steps():
+        return [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+    def plain(steps):
+        return subprocess.run([sys.executable, "-m", "gan.train", "--steps", str(steps), "--resume", *common],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+    one = plain(2)  # 1 process, then 2 (rank 0 sends the checkpoint's state to rank 1), then 1 again
     assert one.returncode == 0, one.stderr[-3000:]
-    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4, 5, 6]
+    two = torchrun(4, "--resume")
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "DistributedDataParallel: 2 processes (gloo)" in two.stderr and "resumed" in two.stderr
+    assert logged_steps() == [1, 2, 3, 4]  # rank 0 alone logs
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 4
+    one = plain(6)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert logged_steps() == [1, 2, 3, 4, 5, 6]
+    assert (out / "generator.safetensors").is_file()
