@@ -1,0 +1,382 @@
+"""The Playground tab: a 2-D GAN learning in front of you (after GAN Lab), and the guided lessons.
+
+Training happens in a background thread owned by a module-level PlaygroundManager (never in an event handler):
+buttons only flip its flags or post a single step, and a gr.Timer shows the latest frame, which the thread renders
+about ten times a second while it plays. Reloading or closing the page never stops or forks the session.
+Named endpoints: playground_play, playground_pause, playground_step, playground_reset, playground_lesson,
+playground_status.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+
+import gradio as gr
+import numpy as np
+
+from gan import lessons
+from gan.errors import GanInputError
+from gan.losses import LOSSES
+from gan.playground import PLAYGROUND_DATASETS, Playground, PlaygroundConfig, points_dataset
+
+log = logging.getLogger(__name__)
+
+TITLE = "Playground"
+VIEW_SIZE = 320
+FRAME_S = 0.1               # the thread renders a frame at most this often while playing
+STEP_CHUNK_S = 0.03         # training time between two looks at the flags
+NO_LESSON = "(free play)"
+UPLOADED, DRAWN = "uploaded CSV", "drawn by hand"
+DATA_CHOICES = [*PLAYGROUND_DATASETS, UPLOADED, DRAWN]
+INTRO = ("Watch a GAN learn 2-D points. **Left**: D's opinion of the plane (green: real, purple: fake), the real "
+         "points (green), G's points (purple) and the arrows G's points are pushed along. **Middle**: G's noise "
+         "grid carried through G. **Right**: losses, and modes covered / high-quality share / reverse KL. "
+         "Pick a lesson, or set your own, and press **Play**.")
+
+
+class PlaygroundManager:
+    """One shared playground session: a thread that trains while playing and renders frames."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pg = Playground(lessons.get("Mode collapse").playground)
+        self.lesson: str | None = "Mode collapse"
+        self.playing = False
+        self.frame: np.ndarray | None = None
+        self.frame_id = 0
+        self.status = ""
+        self.fps = 0.0
+        self.steps_per_s = 0.0
+        self._frame_times: list[float] = []
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="playground", daemon=True)
+        self._thread.start()
+        self.render()
+
+    # ------------------------------------------------------------------------------------- controls
+    def play(self) -> None:
+        self.playing = True
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.playing = False
+
+    def single(self, which: str) -> None:
+        """One D update, one G update, or one full iteration, then a new frame (works while paused)."""
+        fn = {"d": self.pg.step_d, "g": self.pg.step_g, "both": self.pg.step_both}.get(which)
+        if fn is None:
+            raise GanInputError(f"step what? 'd', 'g' or 'both', not {which!r}")
+        fn(1)
+        self.render()
+
+    def reset(self, config: PlaygroundConfig, lesson: str | None = None, points: np.ndarray | None = None) -> None:
+        was = self.playing
+        self.playing = False
+        with self.pg.lock:
+            dataset = points_dataset(points) if points is not None else None
+            self.pg.reset(config, dataset=dataset)
+            self.lesson = lesson
+            self.fps = self.steps_per_s = 0.0
+            self._frame_times.clear()
+        self.render()
+        self.playing = was
+        if was:
+            self._wake.set()
+
+    def set_hyperparameters(self, **kw) -> dict:
+        return self.pg.set_hyperparameters(**kw)
+
+    # ------------------------------------------------------------------------------------- frames
+    def render(self) -> None:
+        snap = self.pg.snapshot(VIEW_SIZE)
+        v = snap["views"]
+        curves = v["curves"]
+        pad = np.full((VIEW_SIZE - curves.shape[0], VIEW_SIZE, 3), 255, np.uint8)
+        frame = np.concatenate([v["field"], _gap(), v["manifold"], _gap(), np.concatenate([curves, pad])], axis=1)
+        now = time.perf_counter()
+        with self.lock:
+            self._frame_times = [t for t in self._frame_times if now - t < 2.0] + [now]
+            if len(self._frame_times) > 1 and self.playing:
+                self.fps = (len(self._frame_times) - 1) / (self._frame_times[-1] - self._frame_times[0])
+            self.frame = frame
+            self.frame_id += 1
+            self.status = snap["status"]
+
+    def view(self) -> tuple[int, np.ndarray | None, str]:
+        with self.lock:
+            rate = f" · {self.fps:.1f} frames/s, {self.steps_per_s:.0f} steps/s" if self.playing and self.fps else ""
+            state = "playing" if self.playing else "paused"
+            return self.frame_id, self.frame, f"**{state}** · {self.status}{rate}"
+
+    def _main(self) -> None:
+        while True:
+            if not self.playing:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            try:
+                t0 = time.perf_counter()
+                steps = 0
+                while time.perf_counter() - t0 < FRAME_S and self.playing:
+                    c0 = time.perf_counter()
+                    self.pg.step_both(1)
+                    steps += 1
+                    if time.perf_counter() - c0 > STEP_CHUNK_S:
+                        break
+                self.render()
+                self.steps_per_s = steps / max(time.perf_counter() - t0, 1e-6)
+                if self.pg.diverged:
+                    self.playing = False
+            except Exception as e:  # keep the thread alive; the page says what happened
+                log.exception("playground step failed")
+                self.playing = False
+                with self.lock:
+                    self.status = f"stopped: {e}"
+
+
+def _gap() -> np.ndarray:
+    return np.full((VIEW_SIZE, 6, 3), 255, np.uint8)
+
+
+_MANAGER: PlaygroundManager | None = None
+_MANAGER_LOCK = threading.Lock()
+
+
+def manager() -> PlaygroundManager:
+    """The process's one PlaygroundManager, created on first use (module-level life: it outlives pages)."""
+    global _MANAGER
+    with _MANAGER_LOCK:
+        if _MANAGER is None:
+            _MANAGER = PlaygroundManager()
+        return _MANAGER
+
+
+# ------------------------------------------------------------------------------------------- hand drawing
+def sketch_to_points(editor_value, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """Points from a gr.ImageEditor drawing: every painted pixel is a place where data lives (y up)."""
+    if editor_value is None:
+        raise GanInputError("draw some points first")
+    img = editor_value.get("composite") if isinstance(editor_value, dict) else editor_value
+    if img is None:
+        raise GanInputError("draw some points first")
+    a = np.asarray(img)
+    if a.ndim == 2:
+        ink = a < 128
+    elif a.shape[-1] == 4:
+        ink = (a[..., 3] > 0) & (a[..., :3].mean(-1) < 200)
+    else:
+        ink = a[..., :3].mean(-1) < 200
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 10:
+        raise GanInputError("the drawing has too few painted pixels: draw a few strokes")
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(xs), n)
+    h = a.shape[0]
+    pts = np.stack([xs[pick], h - 1 - ys[pick]], 1).astype(np.float64) + rng.uniform(-0.5, 0.5, (n, 2))
+    return pts
+
+
+# ------------------------------------------------------------------------------------------------ the tab
+def build(ctx, demo) -> None:
+    _CTX["ctx"] = ctx  # the image lessons start runs in the Train tab's run manager
+    build_playground_tab(manager(), demo)
+
+
+def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
+    first = lessons.get("Mode collapse")
+    c = _form_values(first.playground)
+
+    def status() -> dict:
+        """The session as JSON: step, D updates, losses, modes covered, frames per second, playing."""
+        f = mgr.pg.figures()
+        return {**{k: v for k, v in f.items() if isinstance(v, (int, float, str))}, "playing": mgr.playing,
+                "fps": round(mgr.fps, 1), "lesson": mgr.lesson}
+
+    def tick(last_id):
+        frame_id, frame, text = mgr.view()
+        if frame_id == last_id:
+            return gr.skip(), gr.skip(), last_id
+        return frame, text, frame_id
+
+    def play():
+        mgr.play()
+        return status()
+
+    def pause():
+        mgr.pause()
+        return status()
+
+    def step(which: str = "both"):
+        return _call(lambda: (mgr.single(which), status())[1])
+
+    def pick_lesson(name: str = "Mode collapse"):
+        if not name or name == NO_LESSON:
+            return ("", gr.update(visible=False)) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
+        lesson = _call(lambda: lessons.get(name))
+        if lesson.playground is None:
+            text = (f"**{name}**: {lesson.text}\n\nThis lesson trains on images: press **Start in the Train tab**"
+                    " and watch the class-coverage monitor there.")
+            return (text, gr.update(visible=True)) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
+        mgr.reset(lesson.playground, lesson=name)
+        values = _form_values(lesson.playground)
+        return ((f"**{name}**: {lesson.text}", gr.update(visible=False)) + tuple(values[k] for k in FORM_KEYS)
+                + (status(),))
+
+    def start_image_lesson(name):
+        def act():
+            lesson = lessons.get(name) if name and name != NO_LESSON else None
+            if lesson is None or lesson.train is None:
+                raise GanInputError("pick one of the image lessons (on MNIST) first")
+            from gan.ui.train_tab import run_manager
+            run = run_manager(_CTX["ctx"]).start(lessons.train_config(name), name=_slug(name))
+            return f"started run **{run.id}**: open the Train tab to watch it and its class-coverage monitor"
+        return _call(act)
+
+    def reset(dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
+              g_depth, g_width, d_depth, d_width, spectral_norm, seed):
+        def act():
+            points, ds = None, dataset
+            if dataset == UPLOADED:
+                if not upload:
+                    raise GanInputError("upload a CSV of x,y points first")
+                from gan.data import read_points_csv
+                points, ds = read_points_csv(upload), "drawn"
+            elif dataset == DRAWN:
+                points, ds = sketch_to_points(drawing), "drawn"
+            cfg = PlaygroundConfig(
+                dataset=ds, loss=loss, optimizer=optimizer, lr_g=_num(lr_g), lr_d=_num(lr_d),
+                n_critic=_int(n_critic), batch_size=_int(batch_size), z_dim=_int(z_dim), z_dist=z_dist,
+                g_depth=_int(g_depth), g_width=_int(g_width), d_depth=_int(d_depth), d_width=_int(d_width),
+                spectral_norm=bool(spectral_norm), seed=_int(seed))
+            mgr.reset(cfg, lesson=None, points=points)
+            return status()
+        return _call(act)
+
+    def loss_defaults(loss):
+        from gan.training import resolve_config
+        cfg = resolve_config(dataclasses.replace(PlaygroundConfig(loss=loss).train_config()))
+        return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic
+
+    def live(lr_g, lr_d, n_critic):
+        def act():
+            changed = mgr.set_hyperparameters(lr_g=_num(lr_g), lr_d=_num(lr_d), n_critic=_int(n_critic))
+            return ("changed " + ", ".join(f"{k} = {v:g}" for k, v in changed.items())) if changed else ""
+        return _call(act)
+
+    # ------------------------------------------------------------------------------------------ layout
+    gr.Markdown(INTRO)
+    with gr.Row():
+        lesson_pick = gr.Dropdown([NO_LESSON, *lessons.LESSONS], value=first.name, label="Lesson",
+                                  elem_id="pg-lesson", scale=2)
+        with gr.Column(scale=3):
+            lesson_text = gr.Markdown(f"**{first.name}**: {first.text}", elem_id="pg-lesson-text")
+            image_btn = gr.Button("Start in the Train tab", size="sm", elem_id="pg-image-lesson", visible=False)
+    with gr.Row():
+        play_btn = gr.Button("Play", variant="primary", elem_id="pg-play")
+        pause_btn = gr.Button("Pause", elem_id="pg-pause")
+        step_d_btn = gr.Button("Step D", elem_id="pg-step-d")
+        step_g_btn = gr.Button("Step G", elem_id="pg-step-g")
+        step_btn = gr.Button("Step both", elem_id="pg-step")
+        reset_btn = gr.Button("Reset (apply settings)", variant="stop", elem_id="pg-reset")
+    status_md = gr.Markdown("", elem_id="pg-status")
+    view = gr.Image(label="D's view · G's manifold · curves", interactive=False, elem_id="pg-view",
+                    show_label=True, format="png")
+    with gr.Row():
+        lr_g = gr.Number(c["lr_g"], label="lr G (live)", minimum=1e-6, maximum=1.0, elem_id="pg-lr-g")
+        lr_d = gr.Number(c["lr_d"], label="lr D (live)", minimum=1e-6, maximum=1.0, elem_id="pg-lr-d")
+        n_critic = gr.Number(c["n_critic"], label="D steps per G step (live)", precision=0, minimum=1, maximum=100)
+        live_msg = gr.Markdown("")
+    with gr.Accordion("Data and model (press Reset to apply)", open=False):
+        with gr.Row():
+            dataset = gr.Dropdown(DATA_CHOICES, value=c["dataset"], label="Data", elem_id="pg-data")
+            upload = gr.File(label="CSV of x,y points", file_types=[".csv"], type="filepath", height=90)
+            drawing = gr.ImageEditor(label="Draw your points (then pick 'drawn by hand' and Reset)",
+                                     type="numpy", height=220, width=220, canvas_size=(200, 200),
+                                     brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
+                                     layers=False, sources=(), transforms=(), fixed_canvas=True)
+        with gr.Row():
+            loss = gr.Dropdown(list(LOSSES), value=c["loss"], label="Loss")
+            optimizer = gr.Dropdown(["adam", "rmsprop"], value=c["optimizer"], label="Optimizer")
+            batch_size = gr.Number(c["batch_size"], label="batch size", precision=0, minimum=2, maximum=4096)
+            seed = gr.Number(c["seed"], label="seed", precision=0, minimum=0)
+        with gr.Row():
+            z_dim = gr.Radio([1, 2], value=c["z_dim"], label="noise dimensions")
+            z_dist = gr.Radio(["normal", "uniform"], value=c["z_dist"], label="noise")
+            spectral_norm = gr.Checkbox(value=c["spectral_norm"], label="spectral norm on D")
+        with gr.Row():
+            g_depth = gr.Slider(1, 8, value=c["g_depth"], step=1, label="G hidden layers")
+            g_width = gr.Slider(4, 512, value=c["g_width"], step=4, label="G width")
+            d_depth = gr.Slider(1, 8, value=c["d_depth"], step=1, label="D hidden layers")
+            d_width = gr.Slider(4, 512, value=c["d_width"], step=4, label="D width")
+    status_json = gr.JSON(visible=False)
+    last_frame = gr.State(-1)
+
+    # ------------------------------------------------------------------------------------------ events
+    form = {"dataset": dataset, "loss": loss, "optimizer": optimizer, "lr_g": lr_g, "lr_d": lr_d,
+            "n_critic": n_critic, "batch_size": batch_size, "z_dim": z_dim, "z_dist": z_dist, "g_depth": g_depth,
+            "g_width": g_width, "d_depth": d_depth, "d_width": d_width, "spectral_norm": spectral_norm,
+            "seed": seed}
+    form_outputs = [form[k] for k in FORM_KEYS]
+    ctl = dict(concurrency_id="playground", show_progress="hidden")
+    play_btn.click(play, None, status_json, api_name="playground_play", **ctl)
+    pause_btn.click(pause, None, status_json, api_name="playground_pause", **ctl)
+    step_btn.click(step, None, status_json, api_name="playground_step", **ctl)
+    step_d_btn.click(lambda: step("d"), None, status_json, api_visibility="private", **ctl)
+    step_g_btn.click(lambda: step("g"), None, status_json, api_visibility="private", **ctl)
+    reset_btn.click(reset, [dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
+                            z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed], status_json,
+                    api_name="playground_reset", **ctl)
+    lesson_pick.input(pick_lesson, lesson_pick, [lesson_text, image_btn, *form_outputs, status_json],
+                      api_name="playground_lesson", **ctl)
+    image_btn.click(start_image_lesson, lesson_pick, lesson_text, api_visibility="private")
+    loss.input(loss_defaults, loss, [optimizer, lr_g, lr_d, n_critic], api_visibility="private")
+    gr.on([lr_g.submit, lr_d.submit, n_critic.submit, lr_g.blur, lr_d.blur, n_critic.blur], live,
+          [lr_g, lr_d, n_critic], live_msg, api_visibility="private", trigger_mode="always_last", **ctl)
+    gr.api(status, api_name="playground_status")
+    timer = gr.Timer(FRAME_S)
+    timer.tick(tick, last_frame, [view, status_md, last_frame], show_progress="hidden", api_visibility="private",
+               concurrency_limit=None, queue=False)
+    if demo is not None:
+        demo.load(lambda: tick(-1), None, [view, status_md, last_frame], api_visibility="private")
+
+
+FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
+             "g_width", "d_depth", "d_width", "spectral_norm", "seed")
+_CTX: dict = {}
+
+
+def _form_values(cfg: PlaygroundConfig) -> dict:
+    from gan.training import resolve_config
+
+    t = resolve_config(cfg.train_config())
+    return {"dataset": cfg.dataset, "loss": cfg.loss, "optimizer": t.optimizer, "lr_g": t.lr_g, "lr_d": t.lr_d,
+            "n_critic": t.n_critic, "batch_size": t.batch_size, "z_dim": cfg.z_dim, "z_dist": cfg.z_dist,
+            "g_depth": cfg.g_depth, "g_width": cfg.g_width, "d_depth": cfg.d_depth, "d_width": cfg.d_width,
+            "spectral_norm": cfg.spectral_norm, "seed": cfg.seed}
+
+
+def _slug(name: str) -> str:
+    return "lesson-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+def _call(fn):
+    try:
+        return fn()
+    except GanInputError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise GanInputError(f"expected a number, got {v!r}") from None
+
+
+def _int(v) -> int:
+    x = _num(v)
+    if not float(x).is_integer():
+        raise GanInputError(f"expected a whole number, got {v!r}")
+    return int(x)

@@ -1,0 +1,65 @@
+"""The Playground tab in a real browser: pick "Mode collapse", press Play, watch the step counter and the picture
+move, Pause, and the counter stops. Its own server with only this tab (the shared fixtures give the browser)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import free_port
+
+SHOTS = Path(os.environ.get("GANSCOPE_SCREENSHOTS", "/tmp/ganscope-screenshots"))
+
+
+@pytest.fixture(scope="module")
+def playground_url(tmp_path_factory):
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from gan.ui.app import build_demo, launch_kwargs
+
+    demo = build_demo(tmp_path_factory.mktemp("w"), tmp_path_factory.mktemp("r"), device="cpu",
+                      tabs=["gan.ui.playground"])
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **launch_kwargs())
+    yield url
+    from gan.ui.playground import manager
+    manager().pause()
+    demo.close()
+
+
+def _step(page) -> int:
+    text = page.locator("#pg-status").inner_text()
+    m = re.search(r"step (\d+)", text)
+    return int(m.group(1)) if m else -1
+
+
+def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
+    page.goto(playground_url)
+    view = page.locator("#pg-view img")
+    expect(view).to_be_visible(timeout=30_000)
+    page.locator("#pg-lesson input").click()
+    page.get_by_role("option", name="Mode collapse", exact=True).click()
+    expect(page.locator("#pg-lesson-text")).to_contain_text("pile onto a few modes", timeout=30_000)
+    expect(page.locator("#pg-status")).to_contain_text("step 0", timeout=30_000)
+    before = view.get_attribute("src")
+
+    page.locator("#pg-play").click()
+    expect(page.locator("#pg-status")).to_contain_text("playing", timeout=30_000)
+    page.wait_for_function("() => { const m = document.querySelector('#pg-status').innerText.match(/step (\\d+)/);"
+                           " return m && Number(m[1]) >= 20; }", timeout=90_000)
+    expect(view).not_to_have_attribute("src", before, timeout=30_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground-playing.png"), full_page=True)
+
+    page.locator("#pg-pause").click()
+    expect(page.locator("#pg-status")).to_contain_text("paused", timeout=30_000)
+    page.wait_for_timeout(1500)
+    stopped = _step(page)
+    page.wait_for_timeout(1500)
+    assert _step(page) == stopped > 20
+
+    page.locator("#pg-step").click()  # Step both: exactly one more G update
+    expect(page.locator("#pg-status")).to_contain_text(f"step {stopped + 1} ", timeout=30_000)
