@@ -17,7 +17,7 @@ import gradio as gr
 
 from gan.catalog import Catalog
 
-TABS = ["gan.ui.explore", "gan.ui.interpolate", "gan.ui.train_tab"]
+TABS = ["gan.ui.explore", "gan.ui.interpolate", "gan.ui.train_tab", "gan.ui.playground"]
 
 # Crisp pixels wherever the browser scales an image, and a compact neighbours strip.
 CSS = """
