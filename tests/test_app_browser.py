@@ -27,10 +27,13 @@ def test_page_loads_with_default_model_and_image(page, app_url):
 
 def test_moving_a_slider_changes_the_image(page, app_url):
     img = open_app(page, app_url)
+    strip = page.locator("#neighbours img")
+    strip_before = strip.get_attribute("src")
     for label in ("range slider for direction 1", "range slider for truncation"):
         before = img.get_attribute("src")
         page.get_by_label(label).fill("0.5")
         expect(img).not_to_have_attribute("src", before, timeout=15_000)
+    expect(strip).not_to_have_attribute("src", strip_before, timeout=15_000)  # the neighbours follow
     page.locator("#raw-accordion").click()
     before = img.get_attribute("src")
     page.get_by_label("range slider for z[0]").fill("3.5")

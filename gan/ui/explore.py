@@ -25,6 +25,7 @@ DIR_RANGE = 5.0
 RAW_RANGE = 5.0
 RAW_TOLERANCE = 0.006      # a raw slider only overrides z when it differs from the seed's own value (step 0.01)
 SEED_MAX = 2 ** 32 - 1
+STRIP_EVERY_S = 0.5        # while dragging, the neighbours strip is redrawn at most this often
 
 _TMP = Path(tempfile.mkdtemp(prefix="ganscope-explore-"))
 
@@ -86,12 +87,15 @@ def build(ctx, demo: gr.Blocks) -> None:
         return args[0], args[1], args[2], args[3], list(args[4:4 + N_DIRS]), list(args[4 + N_DIRS:])
 
     # --------------------------------------------------------------------------------------------- handlers
-    def render(*args):
-        """A slider moved: redraw the large image only (one decode: the strip follows on release), with raw
-        sliders overriding z where they differ from the seed's own value."""
+    def render(*args, request: gr.Request = None):
+        """A slider moved: redraw the large image (one decode), with raw sliders overriding z where they differ
+        from the seed's own value. The 7-image strip is redrawn at most every STRIP_EVERY_S per page while
+        dragging, and when the slider is let go."""
         m, s, p, c, d, r = split(args)
+        with_strip = _strip_due(getattr(request, "session_hash", None))
         try:
-            return W.view_updates(*_view(ctx, m, s, p, c, d, raw_sliders=r, neighbours=False), with_strip=False)
+            pipe, v = _view(ctx, m, s, p, c, d, raw_sliders=r, neighbours=with_strip)
+            return W.view_updates(pipe, v, with_strip=with_strip)
         except GanInputError as e:
             return W.error(e)
 
@@ -199,8 +203,7 @@ def build(ctx, demo: gr.Blocks) -> None:
 
     # ------------------------------------------------------------------------------------------------ events
     live = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="private")
-    gr.on([psi.input, *[d.input for d in dirs], *[r.input for r in raws]], render, state_in,
-          [image, score, message], **live)
+    gr.on([psi.input, *[d.input for d in dirs], *[r.input for r in raws]], render, state_in, view_out, **live)
     gr.on([psi.release, *[d.release for d in dirs], *[r.release for r in raws], cls.input], render_strip,
           state_in, view_out, **live)
     seed.input(on_seed, state_in, view_out + raws, **live)
@@ -249,8 +252,8 @@ class Widgets:
 
         text = score_text(v.score, pipe.info.get("loss"))
         if v.active >= 0:
-            text += (f"  \nNeighbours: {'dots' if pipe.is_points else 'the strip'} 1 step apart along direction "
-                     f"{v.active + 1}" + ("." if pipe.is_points else " (updated when a slider is let go)."))
+            text += (f"  \nNeighbours: {'orange dots' if pipe.is_points else 'the strip'}, 1 step apart along "
+                     f"direction {v.active + 1}.")
         out = {self.image: v.image, self.message: "", self.score: text}
         if not with_strip:
             return out
@@ -331,6 +334,23 @@ def _raw_overrides(pipe, seed, sliders) -> dict:
         if v is not None and abs(float(v) - float(z[i])) > RAW_TOLERANCE and abs(float(z[i])) < RAW_RANGE:
             out[i] = float(v)
     return out
+
+
+_last_strip: dict[str, float] = {}
+
+
+def _strip_due(session: str | None) -> bool:
+    """True when this page's neighbours strip has not been redrawn for STRIP_EVERY_S (throttles the strip while
+    a slider is dragged; keyboard moves and single clicks, which fire no release, still get one)."""
+    if session is None:
+        return True
+    now = time.monotonic()
+    if now - _last_strip.get(session, 0.0) < STRIP_EVERY_S:
+        return False
+    if len(_last_strip) > 10_000:
+        _last_strip.clear()
+    _last_strip[session] = now
+    return True
 
 
 def _n_dirs(pipe) -> int:

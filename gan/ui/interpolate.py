@@ -97,7 +97,7 @@ def _interpolate(ctx, model, keyframes, mode, frames, loop, truncation, fps):
     n = len(out)
     pick = sorted({round(i * (n - 1) / (STRIP_FRAMES - 1)) for i in range(STRIP_FRAMES)}) if n > STRIP_FRAMES \
         else list(range(n))
-    strip = ex.strip_array([out[i] for i in pick], centre=-1, cell=56)
+    strip = ex.strip_array([out[i] for i in pick], centre=-1, cell=48)
     return str(gif_path), strip, str(gif_path), str(mp4_path), ""
 
 
