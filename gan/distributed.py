@@ -146,7 +146,11 @@ def setup_trainer(trainer, ctx: DistContext, shard: bool = True) -> None:
             module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
             setattr(trainer, name, module)
         ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        ddp = DDP(module, device_ids=ids, forward_sync_buffers=False)  # buffers: see _sync_buffers
+        # A growing model (one with set_progress, e.g. progan) leaves the blocks of resolutions it has not reached
+        # without gradients: DDP must look for unused parameters there; the fixed-shape families need not.
+        growing = hasattr(module, "set_progress")
+        ddp = DDP(module, device_ids=ids, forward_sync_buffers=False,  # buffers: see _sync_buffers
+                  find_unused_parameters=growing)
         bare = torch.compile(module) if trainer.cfg.compile else module
         fn = Dispatch(module, torch.compile(ddp) if trainer.cfg.compile else ddp, bare)
         setattr(trainer, "g_step_fn" if name == "G" else "d_step_fn", fn)
