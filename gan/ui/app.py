@@ -9,6 +9,7 @@ Shared things (the model catalog, the device, room for a run manager) travel in 
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +57,30 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
                     module.build(ctx, demo)
         demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
                   api_visibility="private")
+    guard_numbers(demo)
     demo.ganscope = ctx  # for tests and for tabs added later
     return demo
+
+
+def guard_numbers(demo: gr.Blocks) -> None:
+    """Refuse, with a message, what Gradio's Number and Slider would pass on or fail on without one: a string, a
+    list, null in a slider, NaN or infinity (a raw HTTP client can send NaN in JSON; gradio_client cannot)."""
+    for block in demo.blocks.values():
+        if isinstance(block, (gr.Number, gr.Slider)) and not getattr(block, "_ganscope_guarded", False):
+            block.preprocess = _checked_number(block.preprocess, block.label or block.elem_id or "a number field",
+                                               allow_none=not isinstance(block, gr.Slider))
+            block._ganscope_guarded = True
+
+
+def _checked_number(preprocess, label: str, allow_none: bool):
+    def checked(payload):
+        if payload is None and allow_none:
+            return preprocess(payload)
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)) or \
+                not (isinstance(payload, int) or math.isfinite(payload)):
+            raise gr.Error(f"{label} must be a finite number, got {str(payload)[:60]!r}", print_exception=False)
+        return preprocess(payload)
+    return checked
 
 
 def _problems_text(catalog: Catalog, rescan: bool = False) -> str:
@@ -69,6 +92,9 @@ def _problems_text(catalog: Catalog, rescan: bool = False) -> str:
     return f"**Some files were skipped** (the other models work):\n{lines}"
 
 
+MAX_FILE_SIZE = "200mb"     # uploads (zips of images, CSVs, bookmarks) larger than this are refused by the server
+
+
 def launch_kwargs() -> dict:
-    """Arguments for demo.launch() that Gradio 6 no longer takes in gr.Blocks()."""
-    return {"css": CSS, "ssr_mode": False}
+    """Arguments for demo.launch() that Gradio 6 no longer takes in gr.Blocks(), and the upload cap."""
+    return {"css": CSS, "ssr_mode": False, "max_file_size": MAX_FILE_SIZE}
