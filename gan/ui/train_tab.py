@@ -101,6 +101,7 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                        beta2: float = p["beta2"], batch_size: float = p["batch_size"],
                        n_critic: float = p["n_critic"], ema: float = p["ema"], seed: float = p["seed"],
                        device: str = "auto"):
+        staged = None
         try:
             cfg = TrainConfig(dataset=dataset, arch=arch, loss=loss, conditional=bool(conditional),
                               spectral_norm=bool(spectral_norm), steps=_int(steps, "steps"), lr_g=_num(lr_g, "lr_g"),
@@ -111,12 +112,14 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
             if loss not in LOSSES:
                 raise GanInputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
             if dataset in (UPLOAD_ZIP, UPLOAD_CSV):
-                cfg.dataset = _stage_upload(manager, dataset, upload)
+                cfg.dataset, staged = _stage_upload(manager, dataset, upload)
             if cfg.dataset.startswith(("csv:",)) or cfg.dataset in ("ring8", "grid25", "spiral", "moons"):
                 cfg.arch = "mlp" if arch == "dcgan" else arch
                 cfg.conditional = False
             run = manager.start(cfg)
         except GanInputError as e:
+            if staged is not None:          # a refused upload is not kept in the runs folder
+                staged.unlink(missing_ok=True)
             raise gr.Error(str(e), print_exception=False) from None
         publish_live(run)
         return run.view().to_status(), gr.update(choices=_run_choices(manager), value=run.id)
@@ -340,9 +343,10 @@ def _int(value, name: str) -> int:
     return int(v)
 
 
-def _stage_upload(manager: RunManager, kind: str, upload: str | None) -> str:
+def _stage_upload(manager: RunManager, kind: str, upload: str | None) -> tuple[str, Path | None]:
     """Copy an upload next to the runs (Gradio's temporary copy is deleted later), so the run can be resumed
-    after a restart; the dataset name then points at that copy."""
+    after a restart; the dataset name then points at that copy. Returns that name and the copy when it is new
+    (the caller removes it if the run is refused)."""
     if not upload:
         raise GanInputError(f"choose a file to upload for '{kind}'")
     src = Path(upload)
@@ -354,6 +358,8 @@ def _stage_upload(manager: RunManager, kind: str, upload: str | None) -> str:
     import hashlib
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
     dst = folder / f"{digest}{suffix}"
+    created = None
     if not dst.exists():
         shutil.copyfile(src, dst)
-    return f"{'zip' if suffix == '.zip' else 'csv'}:{dst}"
+        created = dst
+    return f"{'zip' if suffix == '.zip' else 'csv'}:{dst}", created
