@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device not in ("auto", "cpu", "cuda", "mps") and not args.device.startswith(("cuda:", "mps:")):
         print(f"app.py: unknown device {args.device!r}; choose auto, cpu, cuda or mps", file=sys.stderr)
         return 2
+    if args.port is not None and not 1 <= args.port <= 65535:
+        print(f"app.py: --port must be in 1..65535, got {args.port}", file=sys.stderr)
+        return 2
     if args.max_runs < 1:
         print("app.py: --max-runs must be at least 1", file=sys.stderr)
         return 2

@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             raise GanInputError(f"an interpolation is written as .gif or .mp4, not {suffix or 'no suffix'!r}")
         if pipe.is_points:
             raise GanInputError("interpolation animations are for image models")
+        if not 1 <= args.fps <= 60:                    # also refuses nan
+            raise GanInputError(f"--fps must be between 1 and 60, got {args.fps}")
         keys = parse_seeds(args.interpolate)
         z = interpolation_path(pipe.latents(keys, args.truncation), args.frames, args.mode, args.loop)
         labels = None
