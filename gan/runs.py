@@ -52,6 +52,7 @@ class RunView:
     settings: dict = field(default_factory=dict)
     changes: list = field(default_factory=list)
     quality: dict = field(default_factory=dict)
+    growth: dict | None = None           # progan: {"resolution", "alpha", ...} while it grows
 
     def to_status(self) -> dict:
         """The `training_status` endpoint's JSON object."""
@@ -59,7 +60,7 @@ class RunView:
         return {"run_id": self.run_id, "state": self.state, "step": self.step, "total_steps": self.total_steps,
                 "losses": losses, **losses, "img_per_s": self.img_per_s, "eta_s": self.eta_s, "device": self.device,
                 "message": self.message, "settings": self.settings, "changes": self.changes,
-                "quality": self.quality}
+                "quality": self.quality, "growth": self.growth}
 
 
 class Run:
@@ -105,8 +106,10 @@ class Run:
                 per_step = self.cfg.batch_size * self.cfg.n_critic if self.cfg.batch_size else None
                 eta = round((self.cfg.steps - self.step) * per_step / rate, 1) if per_step else None
             device = str(self.session.trainer.device) if self.session else self.cfg.device
+            progress = getattr(self.session.trainer, "progress_info", None) if self.session else None
             return RunView(self.id, self.state, self.step, self.cfg.steps, self.message, latest, rate, eta, device,
-                           _settings(self.cfg), list(self.changes), dict(self.quality))
+                           _settings(self.cfg), list(self.changes), dict(self.quality),
+                           progress() if progress else None)
 
     def history_copy(self) -> list[dict]:
         with self._lock:

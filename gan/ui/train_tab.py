@@ -65,6 +65,9 @@ def _status_line(view) -> str:
     if view.eta_s is not None:
         parts.append(f"ETA {int(view.eta_s // 60)} min {int(view.eta_s % 60)} s")
     parts.append(f"device {view.device}")
+    if view.growth:
+        parts.append(f"growing: {view.growth['resolution']}x{view.growth['resolution']} px, "
+                     f"fade-in α = {view.growth['alpha']:.2f}")
     line = " · ".join(parts)
     return line + (f"\n\n{view.message}" if view.message else "")
 
