@@ -154,7 +154,7 @@ def setup_trainer(trainer, ctx: DistContext, shard: bool = True) -> None:
         bare = torch.compile(module) if trainer.cfg.compile else module
         fn = Dispatch(module, torch.compile(ddp) if trainer.cfg.compile else ddp, bare)
         setattr(trainer, "g_step_fn" if name == "G" else "d_step_fn", fn)
-    trainer._sync_buffers = not sync_bn
+    trainer._average_buffers = not sync_bn  # no SyncBatchNorm: average the statistics after each step
     _sync_buffers(trainer, ctx)  # DDP broadcast the weights; the BatchNorm statistics follow rank 0 here too
 
 
@@ -180,7 +180,7 @@ def _sync_buffers(trainer, ctx: DistContext, average: bool = False) -> None:
 def step(trainer, ctx: DistContext) -> None:
     """One training step on this rank; afterwards all ranks hold identical weights and buffers."""
     trainer.step()
-    if getattr(trainer, "_sync_buffers", False):
+    if getattr(trainer, "_average_buffers", False):
         with torch.no_grad():
             _sync_buffers(trainer, ctx, average=True)
 
