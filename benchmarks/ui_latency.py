@@ -140,11 +140,11 @@ def handler_times(model: Path, n: int = 200) -> dict:
     for i in range(n + 10):
         amounts = [round(-4.9 + 0.1 * (i % 99), 1), 0, 0, 0, 0, 0]
         t0 = time.perf_counter()
-        _, v = _view(ctx, name, 3, 1.0, None, amounts, raw_sliders=[0.0] * 16, neighbours=False)
+        _, v = _view(ctx, name, 3, 1.0, None, amounts, neighbours=False)
         t1 = time.perf_counter()
         Image.fromarray(v.image).save(io.BytesIO(), format="PNG")
         t2 = time.perf_counter()
-        _view(ctx, name, 3, 1.0, None, amounts, raw_sliders=[0.0] * 16, neighbours=True)
+        _view(ctx, name, 3, 1.0, None, amounts, neighbours=True)
         t3 = time.perf_counter()
         if i >= 10:
             live_ms.append((t1 - t0) * 1000)

@@ -23,7 +23,6 @@ N_DIRS = 6                 # direction sliders on the page (a 2-D model shows as
 N_RAW = 16                 # raw latent component sliders (gan.explore.MAX_RAW)
 DIR_RANGE = 5.0
 RAW_RANGE = 5.0
-RAW_TOLERANCE = 0.006      # a raw slider only overrides z when it differs from the seed's own value (step 0.01)
 SEED_MAX = 2 ** 32 - 1
 STRIP_EVERY_S = 0.5        # while dragging, the neighbours strip is redrawn at most this often
 
@@ -78,64 +77,66 @@ def build(ctx, demo: gr.Blocks) -> None:
                 link = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link")
             generate_btn = gr.Button("generate", visible=False)
 
-    state_in = [model, seed, psi, cls, *dirs, *raws]
-    view_out = [image, strip, score, message]
-    full_out = [model, seed, psi, cls, *dirs, *raws, image, strip, score, message, info]
-    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info)
-
-    def split(args):
-        return args[0], args[1], args[2], args[3], list(args[4:4 + N_DIRS]), list(args[4 + N_DIRS:])
+    view = gr.State(None)  # the page's view: {model, seed, psi, cls, dirs, raw}; see _new_view
+    view_out = [image, strip, score, message, view]
+    full_out = [model, seed, psi, cls, *dirs, *raws, image, strip, score, message, info, view]
+    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info, view)
 
     # --------------------------------------------------------------------------------------------- handlers
-    def render(*args, request: gr.Request = None):
-        """A slider moved: redraw the large image (one decode), with raw sliders overriding z where they differ
-        from the seed's own value. The 7-image strip is redrawn at most every STRIP_EVERY_S per page while
-        dragging, and when the slider is let go."""
-        m, s, p, c, d, r = split(args)
-        with_strip = _strip_due(getattr(request, "session_hash", None))
+    # Live events take two inputs (the widget that moved and the view state) instead of all 26 widgets: Gradio
+    # spends a little on every input of every event, and that was most of the time of a slider move.
+    def mover(key: str, index: int | None = None, force_strip: bool = False):
+        def move(value, st, request: gr.Request = None):
+            st = _copy_view(st, ctx)
+            try:
+                if key == "dirs":
+                    st["dirs"][index] = _finite(value, f"direction {index + 1}")
+                elif key == "raw":
+                    st["raw"][index] = _finite(value, f"z[{index}]")
+                else:
+                    st[key] = value
+                with_strip = force_strip or _strip_due(getattr(request, "session_hash", None))
+                pipe, v = _render(ctx, st, neighbours=with_strip)
+                return {**W.view_updates(pipe, v, with_strip=with_strip), view: st}
+            except GanInputError as e:
+                return W.error(e)
+        return move
+
+    def on_seed(value, st):
+        """A new seed: redraw from its own z (raw overrides dropped) and show its components on the raw sliders."""
+        st = _copy_view(st, ctx)
         try:
-            pipe, v = _view(ctx, m, s, p, c, d, raw_sliders=r, neighbours=with_strip)
-            return W.view_updates(pipe, v, with_strip=with_strip)
+            st["seed"], st["raw"] = _seed(value), {}
+            pipe, v = _render(ctx, st)
+            return {**W.view_updates(pipe, v), **W.raw_updates(pipe, st["seed"]), view: st}
         except GanInputError as e:
             return W.error(e)
 
-    def render_strip(*args):
-        """A slider was let go: the neighbours strip for where it stopped."""
-        m, s, p, c, d, r = split(args)
+    def randomize(st):
+        new_seed = random.randrange(0, 2 ** 32)
+        return {seed: new_seed, **on_seed(new_seed, st)}
+
+    def on_class(value, st):
+        st = _copy_view(st, ctx)
+        st["cls"] = value
         try:
-            return W.view_updates(*_view(ctx, m, s, p, c, d, raw_sliders=r))
+            return {**W.view_updates(*_render(ctx, st)), view: st}
         except GanInputError as e:
             return W.error(e)
 
-    def on_seed(*args):
-        """A new seed: redraw from its own z and show its components on the raw sliders."""
-        m, s, p, c, d, _ = split(args)
-        try:
-            pipe, v = _view(ctx, m, s, p, c, d)
-            return {**W.view_updates(pipe, v), **W.raw_updates(pipe, s)}
-        except GanInputError as e:
-            return W.error(e)
-
-    def randomize(*args):
-        m, _, p, c, d, _ = split(args)
-        s = random.randrange(0, 2 ** 32)
-        try:
-            pipe, v = _view(ctx, m, s, p, c, d)
-            return {seed: s, **W.view_updates(pipe, v), **W.raw_updates(pipe, s)}
-        except GanInputError as e:
-            return W.error(e)
-
-    def on_model(m, s, p):
+    def on_model(m, st):
         """Another model: its classes, its directions (reset to 0), its raw components, its image."""
+        st = _copy_view(st, ctx)
         try:
-            return W.full_state(ctx, m, s, p, None, [], None)
+            return W.full_state(ctx, m, st["seed"], st["psi"], None, [], None)
         except GanInputError as e:
             return W.error(e)
 
-    def reset_dirs(*args):
-        m, s, p, c, _, r = split(args)
+    def reset_dirs(st):
+        st = _copy_view(st, ctx)
+        st["dirs"] = [0.0] * N_DIRS
         try:
-            return {**{d: 0.0 for d in dirs}, **W.view_updates(*_view(ctx, m, s, p, c, [], raw_sliders=r))}
+            return {**{d: 0.0 for d in dirs}, **W.view_updates(*_render(ctx, st)), view: st}
         except GanInputError as e:
             return W.error(e)
 
@@ -156,28 +157,29 @@ def build(ctx, demo: gr.Blocks) -> None:
             out[message] = f"⚠ The link could not be used ({e}); showing the default model."
         return out
 
-    def save_bookmark(*args):
+    def save_bookmark(st):
         from gan.explore import make_bookmark
 
-        m, s, p, c, d, r = split(args)
+        st = _copy_view(st, ctx)
         try:
-            pipe = ctx.catalog.get(m)
-            raw = _raw_overrides(pipe, s, r)
-            mark = make_bookmark(m, s, p, c if pipe.config.conditional else None, d[: _n_dirs(pipe)], raw)
+            pipe = ctx.catalog.get(st["model"])
+            mark = make_bookmark(st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
+                                 st["dirs"][: _n_dirs(pipe)], st["raw"])
         except GanInputError as e:
             return W.error(e)
         _clean_tmp()
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{m}-{mark['seed']}")[:80]
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{st['model']}-{mark['seed']}")[:80]
         path = _TMP / f"bookmark-{safe}.json"
         path.write_text(json.dumps(mark, indent=2))
         return {bookmark_file: str(path), message: ""}
 
-    def load_bookmark(data, current_model):
+    def load_bookmark(data, st):
         from gan.explore import parse_bookmark
 
+        current = _copy_view(st, ctx)["model"]
         try:
             mark = parse_bookmark(data or b"")
-            m = mark["model"] if mark["model"] in ctx.catalog.names() else current_model
+            m = mark["model"] if mark["model"] in ctx.catalog.names() else current
             out = W.full_state(ctx, m, mark["seed"], mark["truncation"], mark["class"], mark["directions"],
                                mark["raw"])
             if m != mark["model"]:
@@ -202,22 +204,25 @@ def build(ctx, demo: gr.Blocks) -> None:
         return v.image, v.strip, score_text(v.score, pipe.info.get("loss")), ""
 
     # ------------------------------------------------------------------------------------------------ events
-    live = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="private")
-    gr.on([psi.input, *[d.input for d in dirs], *[r.input for r in raws]], render, state_in, view_out, **live)
-    gr.on([psi.release, *[d.release for d in dirs], *[r.release for r in raws], cls.input], render_strip,
-          state_in, view_out, **live)
-    seed.input(on_seed, state_in, view_out + raws, **live)
-    seed.submit(on_seed, state_in, view_out + raws, **live)
-    random_btn.click(randomize, state_in, [seed, *view_out, *raws], show_progress="hidden", queue=False,
-                     api_visibility="private")
-    reset_btn.click(reset_dirs, state_in, [*dirs, *view_out], show_progress="hidden", queue=False,
-                    api_visibility="private")
-    model.input(on_model, [model, seed, psi], full_out, show_progress="minimal", show_progress_on=[image],
+    # preprocess=False: the inputs are plain numbers and strings, which the handlers check themselves (Gradio
+    # would otherwise hop to a worker thread per input before calling the handler).
+    live = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="private",
+                preprocess=False)
+    for slider, key, index in [(psi, "psi", None), *[(d, "dirs", i) for i, d in enumerate(dirs)],
+                               *[(r, "raw", i) for i, r in enumerate(raws)]]:
+        slider.input(mover(key, index), [slider, view], view_out, **live)
+        slider.release(mover(key, index, force_strip=True), [slider, view], view_out, **live)
+    seed.input(on_seed, [seed, view], view_out + raws, **live)
+    seed.submit(on_seed, [seed, view], view_out + raws, **live)
+    cls.input(on_class, [cls, view], view_out, **live)
+    random_btn.click(randomize, [view], [seed, *view_out, *raws], **{**live, "trigger_mode": None})
+    reset_btn.click(reset_dirs, [view], [*dirs, *view_out], **{**live, "trigger_mode": None})
+    model.input(on_model, [model, view], full_out, show_progress="minimal", show_progress_on=[image],
                 api_visibility="private", concurrency_id="models", concurrency_limit=1)
     demo.load(on_load, None, full_out, show_progress="minimal", show_progress_on=[image],
               api_visibility="private", concurrency_id="models", concurrency_limit=1)
-    save_btn.click(save_bookmark, state_in, [bookmark_file, message], api_visibility="private")
-    load_btn.upload(load_bookmark, [load_btn, model], full_out, api_visibility="private")
+    save_btn.click(save_bookmark, [view], [bookmark_file, message], api_visibility="private")
+    load_btn.upload(load_bookmark, [load_btn, view], full_out, api_visibility="private")
     link_btn.click(None, [model, seed, psi, cls, *dirs], link, js=_LINK_JS, api_visibility="private")
     generate_btn.click(generate, [seed, model, psi, cls, *dirs], [image, strip, score, message],
                        api_name="generate", concurrency_id="models", concurrency_limit=4)
@@ -240,9 +245,10 @@ class Widgets:
     """The Explore tab's output components, and the update dicts the handlers return (a dict leaves every
     component it does not name as it is, so an error touches only the message)."""
 
-    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info):
+    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info, view):
         self.model, self.seed, self.psi, self.cls, self.dirs, self.raws = model, seed, psi, cls, dirs, raws
         self.image, self.strip, self.score, self.message, self.info = image, strip, score, message, info
+        self.view = view
 
     def error(self, e: Exception) -> dict:
         return {self.message: f"⚠ {e}"}
@@ -291,7 +297,8 @@ class Widgets:
 
             label = check_label(pipe, c)
         raw_dict = {int(i): float(v) for i, v in (raw or {}).items()}
-        _, v = _view(ctx, entry.name, s, p, label, dvals, raw=raw_dict)
+        st = {"model": entry.name, "seed": s, "psi": p, "cls": label, "dirs": dvals, "raw": raw_dict}
+        _, v = _render(ctx, st)
         out = {self.seed: s, self.psi: p,
                self.cls: gr.update(choices=_class_choices(entry), value=label, visible=label is not None),
                **{d: gr.update(value=max(-DIR_RANGE, min(DIR_RANGE, dvals[i])), visible=i < k,
@@ -299,12 +306,50 @@ class Widgets:
                   for i, d in enumerate(self.dirs)},
                **self.raw_updates(pipe, s, raw_dict),
                **self.view_updates(pipe, v),
-               self.info: _info_text(entry, pipe, basis)}
+               self.info: _info_text(entry, pipe, basis), self.view: st}
         out[self.model] = gr.update(choices=cat.choices(), value=entry.name) if choices else entry.name
         return out
 
 
-def _view(ctx, model, seed, psi, cls, dirs, raw=None, raw_sliders=None, neighbours: bool = True):
+def _new_view(ctx) -> dict:
+    return {"model": ctx.catalog.default_name(), "seed": 0, "psi": 1.0, "cls": None, "dirs": [0.0] * N_DIRS,
+            "raw": {}}
+
+
+def _copy_view(st, ctx) -> dict:
+    """The page's view state, copied (a handler never mutates the stored one in place); a fresh default view
+    when the page has none yet."""
+    if not isinstance(st, dict):
+        return _new_view(ctx)
+    return {**st, "dirs": list(st.get("dirs") or [0.0] * N_DIRS), "raw": dict(st.get("raw") or {})}
+
+
+def _finite(value, what: str) -> float:
+    import math
+
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise GanInputError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise GanInputError(f"{what} must be a finite number")
+    return v
+
+
+def _seed(value) -> int:
+    from gan.latent import check_seed
+
+    if value is None or value == "":
+        raise GanInputError("type a seed: any integer in [0, 2**32)")
+    return check_seed(value)
+
+
+def _render(ctx, st: dict, neighbours: bool = True):
+    return _view(ctx, st["model"], st["seed"], st["psi"], st["cls"], st["dirs"], raw=st["raw"],
+                 neighbours=neighbours)
+
+
+def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True):
     """(pipeline, gan.explore.View) for the widget values."""
     from gan import explore as ex
 
@@ -314,26 +359,11 @@ def _view(ctx, model, seed, psi, cls, dirs, raw=None, raw_sliders=None, neighbou
     basis = cat.directions(entry.name)
     label = ex.check_label(pipe, cls)
     amounts = [float(d or 0.0) for d in list(dirs or [])[: basis.k]]
-    if raw_sliders is not None:
-        raw = _raw_overrides(pipe, seed, raw_sliders)
     z = ex.latent_for(pipe, seed, psi, basis, amounts, raw)
     if pipe.is_points:
         backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
         return pipe, ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
     return pipe, ex.render_image_view(pipe, z, label, basis, amounts, neighbours=neighbours)
-
-
-def _raw_overrides(pipe, seed, sliders) -> dict:
-    """Raw sliders that differ from the seed's own z (beyond the slider's rounding) override those components."""
-    from gan.latent import check_seed, seed_to_z
-
-    n = min(pipe.config.z_dim, N_RAW)
-    z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)[0]
-    out = {}
-    for i, v in enumerate(list(sliders or [])[:n]):
-        if v is not None and abs(float(v) - float(z[i])) > RAW_TOLERANCE and abs(float(z[i])) < RAW_RANGE:
-            out[i] = float(v)
-    return out
 
 
 _last_strip: dict[str, float] = {}
