@@ -16,6 +16,12 @@ machine hits all of them alike. Each figure is images / mean time of the faster 
 disturbed windows; timeit takes the best of its repeats for the same reason), warm-up excluded. Every round is
 printed on a comment line.
 
+On CPU the three ways run with one intra-op thread unless --threads says otherwise. On a shared, oversubscribed
+machine two threads make every parallel region wait for a descheduled thread: the same step then runs several times
+slower and its time swings tenfold from step to step, which buries the differences this benchmark is about. One
+thread measures the work each way does; the recipe's DataLoader workers still get the other cores, which favours the
+recipe.
+
     python benchmarks/train_throughput.py --device cpu --json
     python benchmarks/train_throughput.py --device cuda --json --batch-size 64 256
 
@@ -245,7 +251,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, nargs="+", default=[64])
     p.add_argument("--configs", nargs="+", default=list(PLAN), choices=list(PLAN))
     p.add_argument("--rounds", type=int, help="interleaved timed rounds per way (default: per config)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: 1 on CPU, see above; torch's "
+                                               "choice on CUDA)")
     p.add_argument("--steps", type=int, help="steps per timed round (default: per config)")
     p.add_argument("--warmup", type=int, help="untimed steps per way before the rounds (default: per config)")
     p.add_argument("--rgb-images", type=int, default=2000, help="random 32x32 RGB images for rgb64")
@@ -255,8 +262,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = args.threads or (1 if device.type == "cpu" else None)
+    if threads:
+        torch.set_num_threads(threads)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             print("--device cuda: no CUDA GPU here", file=sys.stderr)
