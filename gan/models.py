@@ -1,5 +1,5 @@
-"""Generator and discriminator families, in a registry: `mlp` (Goodfellow et al. 2014) and `dcgan`
-(Radford et al. 2016). Class conditioning (embedding in G, projection in D, Miyato & Koyama 2018) and spectral
+"""Generator and discriminator families, in a registry: `mlp` (Goodfellow et al. 2014), `dcgan`
+(Radford et al. 2016) and `progan` (Karras et al. 2018, in gan/progan.py). Class conditioning (embedding in G, projection in D, Miyato & Koyama 2018) and spectral
 norm on D (torch's parametrization) are options of every family, which with the hinge loss make the small BigGAN
 recipe.
 
@@ -189,6 +189,18 @@ ARCHITECTURES: dict[str, Architecture] = {
     "mlp": Architecture(MLPGenerator, MLPDiscriminator, None, {"g_width": 256, "d_width": 256, "depth": 3}),
     "dcgan": Architecture(DCGANGenerator, DCGANDiscriminator, IMAGE_SIZES, {"g_width": 64, "d_width": 64}),
 }
+
+
+def _progan(part: str) -> Callable[[ModelConfig], nn.Module]:
+    def build(cfg: ModelConfig) -> nn.Module:
+        from gan import progan  # its own module (it imports pieces of this one)
+        return getattr(progan, part)(cfg)
+    return build
+
+
+# Progressive growing (Karras et al. 2018): grows 7 -> 14 -> 28 or 8 -> 16 -> 32 on a step-driven schedule.
+ARCHITECTURES["progan"] = Architecture(_progan("ProGANGenerator"), _progan("ProGANDiscriminator"), (28, 32),
+                                       {"g_width": 32, "d_width": 32})
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:

@@ -169,6 +169,7 @@ class Trainer:
         self.fixed_labels = (torch.arange(n, device=self.device) % self.model_config.n_classes
                              if self.model_config.conditional else None)
         self.step_count = 0          # completed iterations (G updates)
+        self._set_progress()
         self.pending: list[StepRecord] = []
         self.history_changes: list[dict] = []
         self.wall_start = time.perf_counter()
@@ -262,6 +263,7 @@ class Trainer:
 
     def step(self) -> None:
         """One iteration: (1) D x n_critic, (2) G, (3) EMA, (4) record (kept on the device until flush)."""
+        self._set_progress()
         values = {}
         for _ in range(self.cfg.n_critic):
             values = self.d_step()
@@ -269,6 +271,19 @@ class Trainer:
         self.step_count += 1
         self.ema_step()
         self.pending.append(StepRecord(self.step_count, values, self.cfg.batch_size * self.cfg.n_critic))
+
+    def _set_progress(self) -> None:
+        """Models that change with training (progan's resolution and fade-in alpha) get the step before each
+        iteration; their state is a function of the step alone, so a resumed run continues exactly."""
+        for m in (self.G, self.D, self.G_ema):
+            fn = getattr(m, "set_progress", None)
+            if fn is not None:
+                fn(self.step_count, self.cfg.steps)
+
+    def progress_info(self) -> dict | None:
+        """{"resolution", "alpha", "stage", "final_resolution"} for a growing model (progan), else None."""
+        fn = getattr(self.G, "progress_info", None)
+        return fn() if fn is not None else None
 
     # ----------------------------------------------------------------------------------------- records
     def flush(self) -> dict | None:
@@ -373,6 +388,7 @@ class Trainer:
         for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
             for group in opt.param_groups:
                 group["lr"] = getattr(self.cfg, key)
+        self._set_progress()
 
     def save_checkpoint(self, path: str | Path) -> None:
         ckpt.save_training_state(path, self.state_dict())
