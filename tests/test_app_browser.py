@@ -89,3 +89,42 @@ def test_interpolation_export_downloads_a_gif(page, app_url, tmp_path):
     path = tmp_path / "walk.gif"
     info.value.save_as(path)
     assert path.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
+
+
+def test_picker_lists_the_good_models_only(page, app_url):
+    open_app(page, app_url)
+    page.locator("#explore-model input").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_count(3)
+    names = [t.strip().splitlines()[-1].split(" ·")[0].strip() for t in options.all_inner_texts()]
+    assert sorted(names) == ["tiny-grid25", "tiny-mnist", "tiny-mnist-cond"]
+
+
+def test_bookmark_saves_and_loads_back(page, app_url, tmp_path):
+    img = open_app(page, app_url)
+    page.locator("#seed input").fill("31")
+    page.locator("#raw-accordion").click()
+    page.get_by_label("range slider for z[2]").fill("2.5")
+    page.get_by_label("range slider for direction 2").fill("-1.5")
+    expect(page.locator("#explore-message")).to_have_text("")
+    page.wait_for_timeout(500)
+    wanted = img.get_attribute("src")
+    page.locator("#bookmark-accordion").click()
+    page.locator("#save-bookmark").click()
+    link = page.locator("#bookmark-file a").first
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as info:
+        link.click()
+    mark = tmp_path / "mark.json"
+    info.value.save_as(mark)
+    import json
+
+    saved = json.loads(mark.read_text())
+    assert saved["seed"] == 31 and saved["raw"] == {"2": 2.5} and saved["directions"][1] == -1.5
+    # a fresh page, then load the bookmark: the same picture comes back
+    page.goto(app_url)
+    expect(page.locator("#seed input")).to_have_value("0", timeout=60_000)
+    page.locator("#bookmark-accordion").click()
+    page.locator("#load-bookmark").locator("xpath=..").locator("input[type=file]").set_input_files(str(mark))
+    expect(page.locator("#seed input")).to_have_value("31", timeout=30_000)
+    expect(img).to_have_attribute("src", wanted, timeout=30_000)

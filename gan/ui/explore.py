@@ -11,7 +11,9 @@ import json
 import random
 import re
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -77,90 +79,96 @@ def build(ctx, demo: gr.Blocks) -> None:
                 link = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link")
             generate_btn = gr.Button("generate", visible=False)
 
-    view = gr.State(None)  # the page's view: {model, seed, psi, cls, dirs, raw}; see _new_view
-    view_out = [image, strip, score, message, view]
-    full_out = [model, seed, psi, cls, *dirs, *raws, image, strip, score, message, info, view]
-    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info, view)
+    view_out = [image, strip, score, message]
+    full_out = [model, seed, psi, cls, *dirs, *raws, image, strip, score, message, info]
+    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info)
 
     # --------------------------------------------------------------------------------------------- handlers
-    # Live events take two inputs (the widget that moved and the view state) instead of all 26 widgets: Gradio
-    # spends a little on every input of every event, and that was most of the time of a slider move.
+    # Live events take one input (the widget that moved) instead of all 26 widgets: Gradio spends a little on
+    # every input of every event, and that was most of the time of a slider move. The rest of the page's view
+    # lives on the server, per page (VIEWS), updated in arrival order under a lock, so quick moves of two
+    # different widgets never lose one another.
     def mover(key: str, index: int | None = None, force_strip: bool = False):
-        def move(value, st, request: gr.Request = None):
-            st = _copy_view(st, ctx)
+        def move(value, request: gr.Request = None):
+            sid = _sid(request)
             try:
                 if key == "dirs":
-                    st["dirs"][index] = _finite(value, f"direction {index + 1}")
+                    v = _finite(value, f"direction {index + 1}")
+                    st = VIEWS.update(sid, ctx, lambda st: st["dirs"].__setitem__(index, v))
                 elif key == "raw":
-                    st["raw"][index] = _finite(value, f"z[{index}]")
+                    v = _finite(value, f"z[{index}]")
+                    st = VIEWS.update(sid, ctx, lambda st: st["raw"].__setitem__(index, v))
                 else:
-                    st[key] = value
-                with_strip = force_strip or _strip_due(getattr(request, "session_hash", None))
-                pipe, v = _render(ctx, st, neighbours=with_strip)
-                return {**W.view_updates(pipe, v, with_strip=with_strip), view: st}
+                    from gan.latent import check_truncation
+
+                    v = check_truncation(value)
+                    st = VIEWS.update(sid, ctx, lambda st: st.__setitem__("psi", v))
+                with_strip = force_strip or _strip_due(sid)
+                pipe, view = _render(ctx, st, neighbours=with_strip)
+                return W.view_updates(pipe, view, with_strip=with_strip)
             except GanInputError as e:
                 return W.error(e)
         return move
 
-    def on_seed(value, st):
+    def on_seed(value, request: gr.Request = None):
         """A new seed: redraw from its own z (raw overrides dropped) and show its components on the raw sliders."""
-        st = _copy_view(st, ctx)
         try:
-            st["seed"], st["raw"] = _seed(value), {}
+            s = _seed(value)
+            st = VIEWS.update(_sid(request), ctx, lambda st: st.update(seed=s, raw={}))
             pipe, v = _render(ctx, st)
-            return {**W.view_updates(pipe, v), **W.raw_updates(pipe, st["seed"]), view: st}
+            return {**W.view_updates(pipe, v), **W.raw_updates(pipe, st["seed"])}
         except GanInputError as e:
             return W.error(e)
 
-    def randomize(st):
+    def randomize(request: gr.Request = None):
         new_seed = random.randrange(0, 2 ** 32)
-        return {seed: new_seed, **on_seed(new_seed, st)}
+        return {seed: new_seed, **on_seed(new_seed, request)}
 
-    def on_class(value, st):
-        st = _copy_view(st, ctx)
-        st["cls"] = value
+    def on_class(value, request: gr.Request = None):
+        st = VIEWS.update(_sid(request), ctx, lambda st: st.__setitem__("cls", value))
         try:
-            return {**W.view_updates(*_render(ctx, st)), view: st}
+            return W.view_updates(*_render(ctx, st))
         except GanInputError as e:
             return W.error(e)
 
-    def on_model(m, st):
+    def on_model(m, request: gr.Request = None):
         """Another model: its classes, its directions (reset to 0), its raw components, its image."""
-        st = _copy_view(st, ctx)
+        sid = _sid(request)
+        st = VIEWS.get(sid, ctx)
         try:
-            return W.full_state(ctx, m, st["seed"], st["psi"], None, [], None)
+            return W.full_state(ctx, sid, m, st["seed"], st["psi"], None, [], None)
         except GanInputError as e:
             return W.error(e)
 
-    def reset_dirs(st):
-        st = _copy_view(st, ctx)
-        st["dirs"] = [0.0] * N_DIRS
+    def reset_dirs(request: gr.Request = None):
+        st = VIEWS.update(_sid(request), ctx, lambda st: st.__setitem__("dirs", [0.0] * N_DIRS))
         try:
-            return {**{d: 0.0 for d in dirs}, **W.view_updates(*_render(ctx, st)), view: st}
+            return {**{d: 0.0 for d in dirs}, **W.view_updates(*_render(ctx, st))}
         except GanInputError as e:
             return W.error(e)
 
     def on_load(request: gr.Request):
         """First paint, from the link's query parameters when there are any (?model=&seed=&psi=&class=&d=)."""
         q = dict(request.query_params) if request is not None else {}
+        sid = _sid(request)
         ctx.catalog.refresh()
         m = q.get("model") or ctx.catalog.default_name()
         try:
             dvals = [float(x) for x in q["d"].split(",")] if q.get("d") else []
-            out = W.full_state(ctx, m, q.get("seed", 0), q.get("psi", 1.0), q.get("class"), dvals, None,
+            out = W.full_state(ctx, sid, m, q.get("seed", 0), q.get("psi", 1.0), q.get("class"), dvals, None,
                                choices=True)
         except (GanInputError, ValueError) as e:
             m = ctx.catalog.default_name()
             if m is None:
                 return {**W.error(e), model: gr.update(choices=[], value=None)}
-            out = W.full_state(ctx, m, 0, 1.0, None, [], None, choices=True)
+            out = W.full_state(ctx, sid, m, 0, 1.0, None, [], None, choices=True)
             out[message] = f"⚠ The link could not be used ({e}); showing the default model."
         return out
 
-    def save_bookmark(st):
+    def save_bookmark(request: gr.Request = None):
         from gan.explore import make_bookmark
 
-        st = _copy_view(st, ctx)
+        st = VIEWS.get(_sid(request), ctx)
         try:
             pipe = ctx.catalog.get(st["model"])
             mark = make_bookmark(st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
@@ -173,14 +181,15 @@ def build(ctx, demo: gr.Blocks) -> None:
         path.write_text(json.dumps(mark, indent=2))
         return {bookmark_file: str(path), message: ""}
 
-    def load_bookmark(data, st):
+    def load_bookmark(data, request: gr.Request = None):
         from gan.explore import parse_bookmark
 
-        current = _copy_view(st, ctx)["model"]
+        sid = _sid(request)
+        current = VIEWS.get(sid, ctx)["model"]
         try:
             mark = parse_bookmark(data or b"")
             m = mark["model"] if mark["model"] in ctx.catalog.names() else current
-            out = W.full_state(ctx, m, mark["seed"], mark["truncation"], mark["class"], mark["directions"],
+            out = W.full_state(ctx, sid, m, mark["seed"], mark["truncation"], mark["class"], mark["directions"],
                                mark["raw"])
             if m != mark["model"]:
                 out[message] = (f"⚠ The bookmark's model {mark['model']!r} is not here; "
@@ -210,19 +219,19 @@ def build(ctx, demo: gr.Blocks) -> None:
                 preprocess=False)
     for slider, key, index in [(psi, "psi", None), *[(d, "dirs", i) for i, d in enumerate(dirs)],
                                *[(r, "raw", i) for i, r in enumerate(raws)]]:
-        slider.input(mover(key, index), [slider, view], view_out, **live)
-        slider.release(mover(key, index, force_strip=True), [slider, view], view_out, **live)
-    seed.input(on_seed, [seed, view], view_out + raws, **live)
-    seed.submit(on_seed, [seed, view], view_out + raws, **live)
-    cls.input(on_class, [cls, view], view_out, **live)
-    random_btn.click(randomize, [view], [seed, *view_out, *raws], **{**live, "trigger_mode": None})
-    reset_btn.click(reset_dirs, [view], [*dirs, *view_out], **{**live, "trigger_mode": None})
-    model.input(on_model, [model, view], full_out, show_progress="minimal", show_progress_on=[image],
+        slider.input(mover(key, index), slider, view_out, **live)
+        slider.release(mover(key, index, force_strip=True), slider, view_out, **live)
+    seed.input(on_seed, seed, view_out + raws, **live)
+    seed.submit(on_seed, seed, view_out + raws, **live)
+    cls.input(on_class, cls, view_out, **live)
+    random_btn.click(randomize, None, [seed, *view_out, *raws], **{**live, "trigger_mode": None})
+    reset_btn.click(reset_dirs, None, [*dirs, *view_out], **{**live, "trigger_mode": None})
+    model.input(on_model, model, full_out, show_progress="minimal", show_progress_on=[image],
                 api_visibility="private", concurrency_id="models", concurrency_limit=1)
     demo.load(on_load, None, full_out, show_progress="minimal", show_progress_on=[image],
               api_visibility="private", concurrency_id="models", concurrency_limit=1)
-    save_btn.click(save_bookmark, [view], [bookmark_file, message], api_visibility="private")
-    load_btn.upload(load_bookmark, [load_btn, view], full_out, api_visibility="private")
+    save_btn.click(save_bookmark, None, [bookmark_file, message], api_visibility="private")
+    load_btn.upload(load_bookmark, load_btn, full_out, api_visibility="private")
     link_btn.click(None, [model, seed, psi, cls, *dirs], link, js=_LINK_JS, api_visibility="private")
     generate_btn.click(generate, [seed, model, psi, cls, *dirs], [image, strip, score, message],
                        api_name="generate", concurrency_id="models", concurrency_limit=4)
@@ -245,10 +254,9 @@ class Widgets:
     """The Explore tab's output components, and the update dicts the handlers return (a dict leaves every
     component it does not name as it is, so an error touches only the message)."""
 
-    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info, view):
+    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info):
         self.model, self.seed, self.psi, self.cls, self.dirs, self.raws = model, seed, psi, cls, dirs, raws
         self.image, self.strip, self.score, self.message, self.info = image, strip, score, message, info
-        self.view = view
 
     def error(self, e: Exception) -> dict:
         return {self.message: f"⚠ {e}"}
@@ -280,7 +288,7 @@ class Widgets:
         return {r: gr.update(value=round(max(-RAW_RANGE, min(RAW_RANGE, float(z[i]))), 4), visible=True)
                 if i < n else gr.update(visible=False) for i, r in enumerate(self.raws)}
 
-    def full_state(self, ctx, m, s, p, c, dvals, raw, choices: bool = False) -> dict:
+    def full_state(self, ctx, sid, m, s, p, c, dvals, raw, choices: bool = False) -> dict:
         """Every widget for model m at seed s, truncation p, class c, directions dvals and raw overrides."""
         from gan.latent import check_seed, check_truncation
 
@@ -306,7 +314,8 @@ class Widgets:
                   for i, d in enumerate(self.dirs)},
                **self.raw_updates(pipe, s, raw_dict),
                **self.view_updates(pipe, v),
-               self.info: _info_text(entry, pipe, basis), self.view: st}
+               self.info: _info_text(entry, pipe, basis)}
+        VIEWS.set(sid, st)
         out[self.model] = gr.update(choices=cat.choices(), value=entry.name) if choices else entry.name
         return out
 
@@ -316,12 +325,50 @@ def _new_view(ctx) -> dict:
             "raw": {}}
 
 
-def _copy_view(st, ctx) -> dict:
-    """The page's view state, copied (a handler never mutates the stored one in place); a fresh default view
-    when the page has none yet."""
-    if not isinstance(st, dict):
-        return _new_view(ctx)
-    return {**st, "dirs": list(st.get("dirs") or [0.0] * N_DIRS), "raw": dict(st.get("raw") or {})}
+def _copy(st: dict) -> dict:
+    return {**st, "dirs": list(st["dirs"]), "raw": dict(st["raw"])}
+
+
+class ViewStore:
+    """Each page's view ({model, seed, psi, cls, dirs, raw}) on the server, keyed by Gradio's session hash;
+    the oldest pages are forgotten past max_pages. Handlers get copies, so rendering happens outside the lock."""
+
+    def __init__(self, max_pages: int = 2000):
+        self._views: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_pages = max_pages
+
+    def get(self, sid: str, ctx) -> dict:
+        with self._lock:
+            st = self._views.get(sid)
+            return _copy(st) if st is not None else _new_view(ctx)
+
+    def set(self, sid: str, st: dict) -> None:
+        with self._lock:
+            self._views[sid] = _copy(st)
+            self._views.move_to_end(sid)
+            while len(self._views) > self.max_pages:
+                self._views.popitem(last=False)
+
+    def update(self, sid: str, ctx, change) -> dict:
+        """Apply change(view) to this page's view atomically; returns a copy of the result."""
+        with self._lock:
+            st = self._views.get(sid)
+            if st is None:
+                st = _new_view(ctx)
+            change(st)
+            self._views[sid] = st
+            self._views.move_to_end(sid)
+            while len(self._views) > self.max_pages:
+                self._views.popitem(last=False)
+            return _copy(st)
+
+
+VIEWS = ViewStore()
+
+
+def _sid(request) -> str:
+    return getattr(request, "session_hash", None) or "no-session"
 
 
 def _finite(value, what: str) -> float:
