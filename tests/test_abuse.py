@@ -90,7 +90,7 @@ def refused(client, words: str, api: str, *args, **kwargs) -> str:
 # ------------------------------------------------------------------------------------------- generate
 @pytest.mark.parametrize("kwargs, words", [
     (dict(seed=1e300), "seed must be in"), (dict(seed="abc"), "Seed must be a finite number"),
-    (dict(seed=[1, 2]), "Seed must be a finite number"),
+    (dict(seed=[1, 2]), "Seed must be a finite number"), (dict(seed=1.5), "Seed must be a whole number"),
     (dict(truncation=-1), "less than minimum"), (dict(truncation=1e9), "greater than maximum"),
     (dict(truncation="x"), "truncation must be a finite number"), (dict(truncation=None), "truncation must be"),
     (dict(direction_1=1e9), "greater than maximum"), (dict(direction_2=-1e9), "less than minimum"),
@@ -135,7 +135,8 @@ def test_nan_and_infinity_sent_as_raw_json_are_refused(app, app_url, client):
 # ----------------------------------------------------------------------------------------- interpolate
 @pytest.mark.parametrize("kwargs, words", [
     (dict(frames=-5), "frames must be a whole number"), (dict(frames=1e9), "frames must be a whole number"),
-    (dict(frames="x"), "frames must be a finite number"), (dict(fps=0), "less than minimum"),
+    (dict(frames="x"), "frames must be a finite number"), (dict(frames=2.5), "frames must be a whole number"),
+    (dict(fps=0), "less than minimum"),
     (dict(fps=-1), "less than minimum"), (dict(fps=1e6), "greater than maximum"),
     (dict(fps="x"), "frames per second must be a finite number"), (dict(truncation=-1), "less than minimum"),
     (dict(truncation=5), "greater than maximum"),
@@ -161,6 +162,8 @@ def test_interpolate_refuses_bad_numbers_and_names(app, client, kwargs, words):
     (dict(beta2=2), "--beta2"), (dict(batch_size=-1), "--batch-size"), (dict(batch_size=1e9), "--batch-size"),
     (dict(n_critic=0), "--n-critic"), (dict(n_critic=1e6), "--n-critic"), (dict(ema=-1), "--ema"),
     (dict(ema=2), "--ema"), (dict(seed=-1), "--seed"), (dict(seed=1e30), "--seed"),
+    (dict(steps=2.5), "steps must be a whole number"), (dict(batch_size=2.5), "batch size must be a whole number"),
+    (dict(seed=0.5), "seed must be a whole number"),
     (dict(device="tpu"), "not in the list of choices"), (dict(preset="nope"), "not in the list of choices"),
     (dict(dataset="../../etc"), "not in the list of choices"), (dict(arch="stylegan9"), "not in the list"),
 ])
