@@ -126,3 +126,25 @@ def test_interpolate_exports_gif_and_mp4(client):
 def test_interpolate_bad_input_is_a_message(client, kwargs, words):
     *files, message = client.predict(**kwargs, api_name="/interpolate")
     assert words in message and files == [None, None, None, None]
+
+
+def test_one_cpu_thread_is_pinned_per_thread_only():
+    import threading
+
+    import torch
+
+    from gan import explore
+
+    before = torch.get_num_threads()
+    seen = {}
+
+    def worker():
+        explore.one_cpu_thread_here()
+        seen["worker"] = torch.get_num_threads()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    if not explore._gomp or explore._gomp[0] is None:
+        pytest.skip("no libgomp in this torch build")
+    assert seen["worker"] == 1 and torch.get_num_threads() == before

@@ -1,9 +1,10 @@
 """Explore tab: pick a model, a seed, truncation, a class; move discovered directions and raw latent components;
 see the image (or the 2-D point cloud) follow while dragging. Bookmarks and share links.
 
-The page is a pure function of its widget values: every handler reads them, asks gan.explore for the view, and
-returns pixels. Live handlers skip Gradio's queue (queue=False, ~25 ms less per move) and keep their work to a
-few milliseconds: the model and its directions are loaded once and cached by the catalog.
+The picture is a pure function of the page's view {model, seed, psi, cls, dirs, raw}: the widgets write it, the
+renderer (gan.explore) turns it into pixels. The view lives on the server per page (VIEWS), so a slider event
+sends only the slider's own value; live events skip Gradio's queue and input preprocessing, and the handler decodes
+one image on one CPU thread (the model and its directions are loaded once and cached by the catalog).
 """
 from __future__ import annotations
 
