@@ -294,9 +294,16 @@ def test_a_weights_folder_of_bad_files_still_serves_the_good_ones(app, weights_d
     demo = build_demo(folder, tmp_path / "runs", device="cpu", tabs=["gan.ui.explore", "gan.ui.interpolate"])
     catalog = demo.ganscope.catalog
     assert "good" in catalog.names()
+    kwargs = {**launch_kwargs(), "max_file_size": "2kb"}       # the app's cap, made small enough to hit here
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
-                                    quiet=True, **launch_kwargs())
+                                    quiet=True, **kwargs)
     try:
+        import httpx
+
+        big = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.zip", b"x" * 4096)}, timeout=30)
+        assert big.status_code == 413, (big.status_code, big.text)            # refused by the server itself
+        assert httpx.post(f"{url}gradio_api/upload", files={"files": ("small.zip", b"x" * 512)},
+                          timeout=30).status_code == 200
         c = Client(url, verbose=False)
         assert c.predict(seed=1, model="good", api_name="/generate")[0]
         for name in bad:
