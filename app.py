@@ -41,11 +41,21 @@ def preload(demo) -> threading.Thread:
     return t
 
 
-demo = build_demo(DEFAULT_WEIGHTS, DEFAULT_RUNS, device="auto")
+def _key(args: argparse.Namespace) -> tuple:
+    """What the demo is built from: (weights, runs, device, max_runs)."""
+    ok = args.max_runs >= 1 and (args.device in ("auto", "cpu", "cuda", "mps")
+                                 or args.device.startswith(("cuda:", "mps:")))
+    return (args.weights, args.runs, args.device, args.max_runs) if ok else _key(parse_args([]))
+
+
+# Built once at import, so a Hugging Face Space (or `import app`) finds `demo`: with the defaults when imported,
+# with the command line's folders when run as a script (one build, not a default one and then the real one).
+_BUILT = _key(parse_args(None if __name__ == "__main__" else []))
+demo = build_demo(_BUILT[0], _BUILT[1], device=_BUILT[2], max_runs=_BUILT[3])
 
 
 def main(argv: list[str] | None = None) -> int:
-    global demo
+    global demo, _BUILT
     args = parse_args(argv)
     auth = None
     if args.auth:
@@ -63,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_runs < 1:
         print("app.py: --max-runs must be at least 1", file=sys.stderr)
         return 2
-    if (args.weights, args.runs, args.device, args.max_runs) != (DEFAULT_WEIGHTS, DEFAULT_RUNS, "auto", 1):
-        demo = build_demo(args.weights, args.runs, device=args.device, max_runs=args.max_runs)
+    if _key(args) != _BUILT:
+        _BUILT = _key(args)
+        demo = build_demo(_BUILT[0], _BUILT[1], device=_BUILT[2], max_runs=_BUILT[3])
     if not demo.ganscope.catalog.entries:
         print(f"app.py: no generators in {args.weights}/ or {args.runs}/ yet; the page will say so "
               "(train one with python -m gan.train)", file=sys.stderr)
