@@ -417,12 +417,19 @@ class Playground:
         return np.stack([px, py], 1)
 
     # ------------------------------------------------------------------------------------ snapshot
-    def snapshot(self, size: int = 360) -> dict:
-        """Everything a viewer shows: the views, the figures and a status line."""
+    def snapshot(self, size: int = 360, figures: bool = True) -> dict:
+        """Everything a viewer shows: the views, the figures and a status line. figures=False reuses the last
+        mode figures (they cost as much as a view: a live viewer refreshes them a few times a second only)."""
         with self.lock:
-            figures = self.record_figures()
+            if figures or not self.figure_history:
+                f = self.record_figures()
+            else:
+                self._materialise()
+                f = {**self.figure_history[-1], "step": self.g_steps, "d_steps": self.d_steps}
+                for h in self.history[-4:]:
+                    f.update({k: v for k, v in h.items() if k != "step"})
             views = self.render(size)
-            return {"views": views, "figures": figures, "status": self.status_line(figures)}
+            return {"views": views, "figures": f, "status": self.status_line(f)}
 
     def status_line(self, f: dict | None = None) -> str:
         f = f or self.figures()

@@ -63,3 +63,21 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
 
     page.locator("#pg-step").click()  # Step both: exactly one more G update
     expect(page.locator("#pg-status")).to_contain_text(f"step {stopped + 1} ", timeout=30_000)
+
+
+def test_hand_drawn_strokes_become_points():
+    import numpy as np
+
+    from gan.errors import GanInputError
+    from gan.ui.playground import sketch_to_points
+
+    canvas = np.zeros((200, 200, 4), np.uint8)          # the editor's transparent canvas
+    canvas[50:60, 20:180] = (0, 0, 0, 255)              # one black horizontal stroke
+    pts = sketch_to_points({"background": None, "layers": [], "composite": canvas})
+    assert pts.shape == (2000, 2)
+    assert 19 <= pts[:, 0].min() and pts[:, 0].max() <= 180
+    assert 139 <= pts[:, 1].min() and pts[:, 1].max() <= 150   # y points up
+    with pytest.raises(GanInputError):
+        sketch_to_points({"composite": np.zeros((200, 200, 4), np.uint8)})
+    with pytest.raises(GanInputError):
+        sketch_to_points(None)

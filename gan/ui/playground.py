@@ -27,6 +27,7 @@ TITLE = "Playground"
 VIEW_SIZE = 320
 FRAME_S = 0.1               # the thread renders a frame at most this often while playing
 STEP_CHUNK_S = 0.03         # training time between two looks at the flags
+FIGURES_S = 0.3             # modes covered & co. are recomputed at most this often while playing
 NO_LESSON = "(free play)"
 UPLOADED, DRAWN = "uploaded CSV", "drawn by hand"
 DATA_CHOICES = [*PLAYGROUND_DATASETS, UPLOADED, DRAWN]
@@ -50,6 +51,7 @@ class PlaygroundManager:
         self.fps = 0.0
         self.steps_per_s = 0.0
         self._frame_times: list[float] = []
+        self._figures_at = 0.0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._main, name="playground", daemon=True)
         self._thread.start()
@@ -90,7 +92,11 @@ class PlaygroundManager:
 
     # ------------------------------------------------------------------------------------- frames
     def render(self) -> None:
-        snap = self.pg.snapshot(VIEW_SIZE)
+        now = time.perf_counter()
+        fresh = not self.playing or now - self._figures_at >= FIGURES_S
+        if fresh:
+            self._figures_at = now
+        snap = self.pg.snapshot(VIEW_SIZE, figures=fresh)
         v = snap["views"]
         curves = v["curves"]
         pad = np.full((VIEW_SIZE - curves.shape[0], VIEW_SIZE, 3), 255, np.uint8)
