@@ -227,6 +227,12 @@ def build(ctx, demo: gr.Blocks) -> None:
     cls.input(on_class, cls, view_out, **live)
     random_btn.click(randomize, None, [seed, *view_out, *raws], **{**live, "trigger_mode": None})
     reset_btn.click(reset_dirs, None, [*dirs, *view_out], **{**live, "trigger_mode": None})
+    def rescan():
+        """The picker is opened: list what is there now (a run that just finished, a live run)."""
+        ctx.catalog.refresh()
+        return gr.update(choices=ctx.catalog.choices())
+
+    model.focus(rescan, None, model, queue=False, show_progress="hidden", api_visibility="private")
     model.input(on_model, model, full_out, show_progress="minimal", show_progress_on=[image],
                 api_visibility="private", concurrency_id="models", concurrency_limit=1)
     demo.load(on_load, None, full_out, show_progress="minimal", show_progress_on=[image],
