@@ -58,8 +58,8 @@ def build(ctx, demo: gr.Blocks) -> None:
                               elem_id=f"direction-{i + 1}", visible=(i < z_dim0)) for i in range(N_DIRS)]
             reset_btn = gr.Button("Reset directions", size="sm", elem_id="reset-directions")
             with gr.Accordion("Advanced: raw latent components", open=False, elem_id="raw-accordion"):
-                gr.Markdown(f"The first {N_RAW} components of z for this seed (before truncation). "
-                            "Move one to override it.")
+                gr.Markdown(f"This seed's z, component by component (the first {N_RAW}, before truncation). "
+                            "Move one to override it; a new seed starts afresh.")
                 raws = [gr.Slider(-RAW_RANGE, RAW_RANGE, value=0.0, step=0.01, label=f"z[{i}]",
                                   elem_id=f"raw-{i}", visible=(i < z_dim0)) for i in range(N_RAW)]
         with gr.Column(scale=3, min_width=360):
