@@ -24,7 +24,6 @@ STRIP_CELL = 84                    # each neighbour: 28 px x 3
 NEIGHBOUR_OFFSETS = (-3, -2, -1, 0, 1, 2, 3)
 NEIGHBOUR_STEP = 1.0               # z units between neighbours
 CLOUD_SIZE = 512                   # generated points drawn for a 2-D model
-MAX_RAW = 16                       # raw latent components offered as sliders
 BOOKMARK_MAX_BYTES = 64 * 1024
 FRAME_LIMIT = 600
 

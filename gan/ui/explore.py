@@ -23,10 +23,9 @@ from gan.errors import GanInputError
 
 TITLE = "Explore"
 N_DIRS = 6                 # direction sliders on the page (a 2-D model shows as many as it has latent dims)
-N_RAW = 16                 # raw latent component sliders (gan.explore.MAX_RAW)
+N_RAW = 16                 # raw latent component sliders (the first N_RAW components of z)
 DIR_RANGE = 5.0
 RAW_RANGE = 5.0
-SEED_MAX = 2 ** 32 - 1
 STRIP_EVERY_S = 0.5        # while dragging, the neighbours strip is redrawn at most this often
 
 _TMP = Path(tempfile.mkdtemp(prefix="ganscope-explore-"))
