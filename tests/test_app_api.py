@@ -148,3 +148,24 @@ def test_one_cpu_thread_is_pinned_per_thread_only():
     if not explore._gomp or explore._gomp[0] is None:
         pytest.skip("no libgomp in this torch build")
     assert seen["worker"] == 1 and torch.get_num_threads() == before
+
+
+def test_an_empty_weights_folder_is_a_message_not_a_crash(tmp_path):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from gan.ui.app import build_demo, launch_kwargs
+    from tests.conftest import free_port
+
+    (tmp_path / "w").mkdir()
+    demo = build_demo(tmp_path / "w", tmp_path / "r", device="cpu", tabs=["gan.ui.explore", "gan.ui.interpolate"])
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **launch_kwargs())
+    try:
+        client = Client(url, verbose=False)
+        with pytest.raises(AppError, match="no generators found"):
+            client.predict(api_name="/generate")
+        *files, message = client.predict(api_name="/interpolate")
+        assert "no generators found" in message and files == [None] * 4
+    finally:
+        demo.close()

@@ -25,7 +25,7 @@ def build(ctx, demo: gr.Blocks) -> None:
                                 elem_id="interp-model")
             keyframes = gr.Textbox("0, 1, 2, 3", label="Keyframes", elem_id="keyframes",
                                    info="seeds separated by commas; for a conditional model add a class after a "
-                                        "colon, e.g. 3:1, 7:7, 12:4")
+                                        "colon, e.g. 3:1, 7:7, 12:4 (without one: seed mod the number of classes)")
             with gr.Row():
                 mode = gr.Radio(["slerp", "linear"], value="slerp", label="interpolation", elem_id="interp-mode")
                 loop = gr.Checkbox(False, label="loop back to the first keyframe", elem_id="interp-loop")
