@@ -250,8 +250,9 @@ _LINK_JS = """
   p.set("model", model ?? ""); p.set("seed", String(seed ?? 0)); p.set("psi", String(psi ?? 1));
   if (cls !== null && cls !== undefined && cls !== "") p.set("class", String(cls));
   const nz = d.map(x => Number(x || 0));
-  if (nz.some(x => x !== 0)) p.set("d", nz.map(x => x.toFixed(2)).join(","));
-  return window.location.origin + window.location.pathname + "?" + p.toString();
+  while (nz.length && nz[nz.length - 1] === 0) nz.pop();
+  if (nz.length) p.set("d", nz.map(x => String(Math.round(x * 100) / 100)).join(","));
+  return window.location.origin + window.location.pathname + "?" + p.toString().replace(/%2C/g, ",");
 }
 """
 
