@@ -147,6 +147,7 @@ class Catalog:
         self._extras: dict[tuple, object] = {}                 # small per-model caches (see cached())
         self._lock = threading.RLock()
         self._load_locks: dict[str, threading.Lock] = {}
+        self._broken: dict[str, tuple[tuple, str]] = {}        # path -> (file key, why it failed to load)
         self.refresh()
 
     # ------------------------------------------------------------------------------------------ listing
@@ -171,8 +172,17 @@ class Catalog:
             self.problems = problems
             return list(found.values())
 
-    @staticmethod
-    def _scan_one(path: Path, name: str, source: str, found: dict, problems: list) -> None:
+    def _scan_one(self, path: Path, name: str, source: str, found: dict, problems: list) -> None:
+        broken = self._broken.get(str(path))
+        if broken is not None:
+            try:
+                st = path.stat()
+                same = broken[0] == (str(path), st.st_mtime_ns, st.st_size)
+            except OSError:
+                same = False
+            if same:  # its header looked fine but it failed to load: not offered again until it changes
+                problems.append(f"skipped {path}: {broken[1]}")
+                return
         try:
             entry = read_entry(path, name, source)
         except GanInputError as e:
@@ -258,7 +268,14 @@ class Catalog:
                 return cached[1]
             from gan.pipeline import load_generator
 
-            pipe = load_generator(entry.path, device=self.device)
+            try:
+                pipe = load_generator(entry.path, device=self.device)
+            except GanInputError as e:
+                with self._lock:
+                    self._broken[str(entry.path)] = (key, str(e))
+                    self.entries.pop(entry.name, None)
+                    self.problems.append(f"skipped {entry.path}: {e}")
+                raise
             pipe.name = entry.name
             with self._lock:
                 self._pipes[entry.name] = (key, pipe)

@@ -169,3 +169,28 @@ def test_an_empty_weights_folder_is_a_message_not_a_crash(tmp_path):
         assert "no generators found" in message and files == [None] * 4
     finally:
         demo.close()
+
+
+def test_a_file_that_fails_to_load_is_dropped_from_the_list(weights_dir, tmp_path):
+    import json
+    import shutil
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from gan.catalog import Catalog
+    from gan.errors import GanInputError
+
+    shutil.copy(weights_dir / "tiny-mnist.safetensors", tmp_path / "good.safetensors")
+    with safe_open(str(weights_dir / "tiny-mnist.safetensors"), "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    meta["model_config"] = json.dumps({**json.loads(meta["model_config"]), "g_width": 32})  # not these weights
+    save_file(tensors, str(tmp_path / "mismatch.safetensors"), metadata=meta)
+    cat = Catalog(tmp_path, None)
+    assert sorted(cat.names()) == ["good", "mismatch"]           # its header looks like a generator
+    with pytest.raises(GanInputError, match="do not fit"):
+        cat.get("mismatch")
+    assert cat.names() == ["good"] and "mismatch.safetensors" in "\n".join(cat.problems)
+    cat.refresh()
+    assert cat.names() == ["good"] and cat.default_name() == "good"
+    assert cat.get("good") is not None

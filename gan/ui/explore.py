@@ -137,8 +137,8 @@ def build(ctx, demo: gr.Blocks) -> None:
         st = VIEWS.get(sid, ctx)
         try:
             return W.full_state(ctx, sid, m, st["seed"], st["psi"], None, [], None)
-        except GanInputError as e:
-            return W.error(e)
+        except GanInputError as e:  # e.g. a file that failed to load: back to the model the page showed
+            return {**W.error(e), model: gr.update(choices=ctx.catalog.choices(), value=st["model"])}
 
     def reset_dirs(request: gr.Request = None):
         st = VIEWS.update(_sid(request), ctx, lambda st: st.__setitem__("dirs", [0.0] * N_DIRS))
