@@ -147,14 +147,19 @@ class Reference:
     test_probs: torch.Tensor
     test_labels: torch.Tensor
     prior: torch.Tensor                 # real class distribution (test split)
-    floor_features: torch.Tensor        # a fixed shuffled subset of the train split, disjoint from the test split
+    floor_images: torch.Tensor          # a fixed shuffled subset of the train split, disjoint from the test split
     image_size: int
     channels: int
     floors: dict                        # n -> fd_floor, memoised
+    floor_features: torch.Tensor | None = None  # embedded on demand, as many as the largest n asked for
 
     def fd_floor(self, n: int) -> float:
-        m = min(n, self.floor_features.shape[0])
+        m = min(n, self.floor_images.shape[0])
         if m not in self.floors:
+            have = 0 if self.floor_features is None else self.floor_features.shape[0]
+            if have < m:
+                more, _ = self.classifier.embed(_fit(self.floor_images[have:m], self.image_size))
+                self.floor_features = more if self.floor_features is None else torch.cat([self.floor_features, more])
             self.floors[m] = frechet_distance(self.floor_features[:m], self.test_features)
         return self.floors[m]
 
@@ -192,12 +197,11 @@ def reference(dataset: str, classifier: str | Path | None = None, data_root: str
         labels = test.labels.cpu()
         prior = torch.bincount(labels, minlength=model.cfg.n_classes).double() / len(labels)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:MAX_FLOOR_SPLIT]
-        floor, _ = model.embed(_fit(train.batch(order), model.cfg.image_size))
-        ref = Reference(dataset, model, feats, probs, labels, prior, floor, model.cfg.image_size,
+        ref = Reference(dataset, model, feats, probs, labels, prior, train.batch(order), model.cfg.image_size,
                         model.cfg.channels, {})
         _CACHE[key] = ref
-        log.info("quality reference for %s: %d test and %d train images embedded in %.1f s", dataset, len(test),
-                 floor.shape[0], time.perf_counter() - t0)
+        log.info("quality reference for %s: %d test images embedded in %.1f s", dataset, len(test),
+                 time.perf_counter() - t0)
         return ref
 
 
@@ -223,7 +227,8 @@ def image_metrics(images: torch.Tensor, dataset: str, labels: torch.Tensor | Non
     n = feats.shape[0]
     out = {"n": n, "fd": round(frechet_distance(feats, ref.test_features), 4)}
     if with_floor:
-        out["fd_floor"] = round(ref.fd_floor(n), 4)
+        with _LOCK:
+            out["fd_floor"] = round(ref.fd_floor(n), 4)
     out.update(class_figures(probs, ref.prior))
     m = min(n, ref.test_features.shape[0])
     out["precision"], out["recall"] = (round(v, 4) for v in precision_recall(ref.test_features[:m], feats[:m], k))
