@@ -135,15 +135,14 @@ def test_a_model_added_later_shows_when_the_picker_opens(page, app_url, demo):
     catalog = demo.ganscope.catalog
     catalog.add_live("live: test-run", catalog.get("tiny-mnist"), {"dataset": "mnist", "loss": "bce", "steps": 3})
     try:
-        page.locator("#explore-model input").click()
-        option = page.get_by_role("option", name=re.compile(r"^live: test-run"))
-        expect(option).to_be_visible(timeout=15_000)
         img = page.locator("#generated img")
         before = img.get_attribute("src")
         page.locator("#seed input").fill("77")  # a different picture first, so the switch shows a change
         expect(img).not_to_have_attribute("src", before, timeout=15_000)
         page.locator("#explore-model input").click()
-        page.get_by_role("option", name=re.compile(r"^live: test-run")).click()
+        option = page.get_by_role("option", name=re.compile(r"^live: test-run"))
+        expect(option).to_be_visible(timeout=15_000)
+        option.click()
         expect(page.locator("#model-info")).to_contain_text("live training run", timeout=30_000)
     finally:
         catalog.remove_live("live: test-run")

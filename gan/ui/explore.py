@@ -135,6 +135,8 @@ def build(ctx, demo: gr.Blocks) -> None:
         """Another model: its classes, its directions (reset to 0), its raw components, its image."""
         sid = _sid(request)
         st = VIEWS.get(sid, ctx)
+        if m == st["model"]:
+            return {}  # the picker closed on the model it had: keep the view as it is
         try:
             return W.full_state(ctx, sid, m, st["seed"], st["psi"], None, [], None)
         except GanInputError as e:  # e.g. a file that failed to load: back to the model the page showed
