@@ -45,39 +45,41 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
            steps=1500, playground=_P(dataset="grid25", loss="bce", seed=0)),
     Lesson("Wasserstein + gradient penalty",
            "The same data with a Wasserstein critic kept 1-Lipschitz by a gradient penalty (Gulrajani et al. 2017), "
-           "trained 5 times per G step. The critic's score keeps a useful slope everywhere, so the arrows pull "
-           "points towards every mode: nearly all 25 get covered.",
-           steps=1500, playground=_P(dataset="grid25", loss="wgan-gp", seed=0), compare_with="Mode collapse"),
+           "trained 5 times per G step. The critic's slope stays near 1 everywhere, so the arrows never vanish and "
+           "keep pulling points towards modes nobody covers yet: after a few hundred steps it already covers more "
+           "modes than the plain GAN, and keep playing to watch the points spread over the whole grid.",
+           steps=300, playground=_P(dataset="grid25", loss="wgan-gp", seed=0), compare_with="Mode collapse"),
     Lesson("Spectral norm",
            "Spectral normalisation divides each of D's weight matrices by its largest singular value (Miyato et al. "
            "2018), so D cannot become arbitrarily steep. With the hinge loss on the ring, D's heatmap stays smooth "
-           "and G spreads over all 8 modes.",
-           steps=1500, playground=_P(dataset="ring8", loss="hinge", spectral_norm=True, seed=0),
+           "and G reaches all 8 modes within a few hundred steps, where the plain GAN is still stuck.",
+           steps=250, playground=_P(dataset="ring8", loss="hinge", spectral_norm=True, seed=0),
            compare_with="Mode collapse"),
     Lesson("Discriminator too strong: vanishing gradients",
-           "The original minimax loss, with D trained 5 times per G step at a 10x learning rate. D quickly tells "
-           "real from fake with certainty, log(1 - D(G(z))) saturates, and the arrows G receives shrink to "
+           "The original minimax loss, with a wide D trained 5 times per G step at a 100x learning rate. D soon "
+           "tells real from fake with certainty, log(1 - D(G(z))) saturates, and the arrows G receives shrink to "
            "nothing: G stops learning. (The non-saturating loss of the other lessons exists to avoid this.)",
-           steps=300, playground=_P(dataset="ring8", loss="minimax", lr_g=1e-4, lr_d=1e-3, n_critic=5, seed=0)),
+           steps=150, playground=_P(dataset="ring8", loss="minimax", lr_g=1e-4, lr_d=1e-2, n_critic=5,
+                                    d_width=256, seed=0)),
     Lesson("Learning rate too high: oscillation",
-           "Both learning rates at 0.02, 20 times the usual. Each update overshoots: the points jump across the "
-           "plane, D's heatmap flips colour, and the loss curves swing instead of settling. Lower the learning "
-           "rates while it plays and watch it calm down.",
-           steps=300, playground=_P(dataset="ring8", loss="bce", lr_g=2e-2, lr_d=2e-2, beta1=0.9, seed=0)),
+           "Both learning rates at 0.01, ten times the usual. Each update overshoots: the points jump across the "
+           "plane, D's heatmap flips colour, and the loss curves swing from step to step instead of settling. "
+           "Lower the learning rates while it plays and watch it calm down.",
+           steps=300, playground=_P(dataset="ring8", loss="bce", lr_g=1e-2, lr_d=1e-2, seed=0)),
     Lesson("Collapse on MNIST",
            "The same failure on images: a DCGAN whose generator learns 10 times faster than its discriminator, "
-           "with little momentum damping. The class-coverage monitor shows the digits it makes crowd into a few "
-           "classes.",
-           steps=400, train=TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-3, lr_d=2e-4,
-                                        beta1=0.9, g_width=16, d_width=16, z_dim=64, batch_size=64, seed=0,
-                                        steps=400, sample_every=100, checkpoint_every=200, log_every=10)),
+           "with heavy momentum (Adam beta1 = 0.9). G keeps jumping to whatever fools D right now, so at the same "
+           "step budget the class-coverage monitor shows fewer digit classes, and a more uneven mix, than the fix.",
+           steps=1000, train=TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-3, lr_d=2e-4,
+                                         beta1=0.9, g_width=32, d_width=32, z_dim=64, batch_size=64, seed=0,
+                                         steps=1000, sample_every=100, checkpoint_every=250, log_every=10)),
     Lesson("Collapse on MNIST: the fix",
-           "The fix: the hinge loss with spectral norm on D and two time-scale learning rates (D faster than G), the "
-           "small BigGAN recipe. At the same step budget the class-coverage monitor shows (nearly) all ten digits.",
-           steps=400, train=TrainConfig(dataset="mnist", arch="dcgan", loss="hinge", spectral_norm=True,
-                                        lr_g=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, g_width=16, d_width=16,
-                                        z_dim=64, batch_size=64, seed=0, steps=400, sample_every=100,
-                                        checkpoint_every=200, log_every=10),
+           "The fix is the DCGAN paper's recipe: equal learning rates of 0.0002 for G and D and Adam's beta1 = 0.5. "
+           "G and D improve in step, and at the same step budget the class-coverage monitor shows all ten digits "
+           "in a more even mix.",
+           steps=1000, train=TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-4, lr_d=2e-4,
+                                         beta1=0.5, g_width=32, d_width=32, z_dim=64, batch_size=64, seed=0,
+                                         steps=1000, sample_every=100, checkpoint_every=250, log_every=10),
            compare_with="Collapse on MNIST"),
 ]}
 
