@@ -79,6 +79,7 @@ class Run:
         self.changes: list[dict] = [e for e in read_metrics(folder) if e.get("event") == "change"]
         self.step = self._step_on_disk()
         self.grid: np.ndarray | None = None
+        self.grid_version = 0                  # bumped with every new grid, so viewers fetch only new ones
         self.live = None                       # GeneratorPipeline on a copy of the EMA generator
         self.quality: dict = {}
         self.quality_fn, self.quality_every = quality_fn, quality_every
@@ -331,6 +332,7 @@ class Run:
             grid = grid_array(samples)
         with self._lock:
             self.grid = grid
+            self.grid_version += 1
 
 
 class RunManager:

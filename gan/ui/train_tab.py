@@ -165,32 +165,49 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
         v = preset_values(name)
         return [v[k] for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps", *HYPER_FIELDS)]
 
-    cache = {"key": None, "plot": None, "quality_key": None, "quality": None}
+    figures: dict = {}  # the latest figure per kind, built once and shared by every viewer
 
-    def snapshot(run_id):
-        """What the timer shows: status line, loss curves, sample grid, quality monitor, checkpoint list."""
+    def figure(kind: str, key, make):
+        if figures.get(kind, (None,))[0] != key:
+            figures[kind] = (key, make())
+        return figures[kind][1]
+
+    def snapshot(run_id, seen):
+        """What the timer shows: status line, loss curves, sample grid, quality monitor, checkpoint list. `seen`
+        (per page) remembers what this page already has, so an unchanged picture is not sent again."""
+        seen = dict(seen or {})
         try:
             run = manager.get(run_id or None)
         except GanInputError:
-            return (_status_line(None), None, None, None, gr.update(), gr.update(), {})
+            return (_status_line(None), None, None, None, gr.update(), gr.update(), {}, {})
         view = run.view()
         history = run.history_copy()
-        key = (run.id, history[-1]["step"] if history else 0, len(view.changes))
+
+        def fresh(kind, key):
+            if seen.get(kind) == key:
+                return False
+            seen[kind] = key
+            return True
+
+        plot_key = (run.id, history[-1]["step"] if history else 0, len(view.changes))
         plot = gr.skip()
-        if key != cache["key"]:
+        if fresh("plot", plot_key):
             from gan.viz import loss_figure
-            cache["key"], plot = key, loss_figure(history, view.changes, run.id)
+            plot = figure("plot", plot_key, lambda: loss_figure(history, view.changes, run.id))
         quality = gr.skip()
-        qkey = (run.id, view.quality.get("step"))
-        if view.quality and qkey != cache["quality_key"]:
+        quality_key = (run.id, view.quality.get("step"))
+        if view.quality and fresh("quality", quality_key):
             from gan.viz import coverage_figure
-            cache["quality_key"], quality = qkey, coverage_figure(view.quality)
+            quality = figure("quality", quality_key, lambda: coverage_figure(view.quality))
+        grid = run.grid if fresh("grid", (run.id, run.grid_version)) else gr.skip()
         from gan.session import list_snapshots
         steps = [s for s, _ in list_snapshots(run.folder)]
-        travel = gr.update(maximum=max(len(steps) - 1, 1), label=f"Checkpoint ({len(steps)} saved: "
-                           f"{steps[0] if steps else '-'} … {steps[-1] if steps else '-'})")
+        travel = gr.skip()
+        if fresh("travel", (run.id, tuple(steps))):
+            travel = gr.update(maximum=max(len(steps) - 1, 1), label=f"Checkpoint ({len(steps)} saved: "
+                               f"{steps[0] if steps else '-'} … {steps[-1] if steps else '-'})")
         choices = gr.update(choices=_run_choices(manager), value=run.id) if run_id != run.id else gr.update()
-        return (_status_line(view), plot, run.grid, quality, travel, choices, view.to_status())
+        return (_status_line(view), plot, grid, quality, travel, choices, view.to_status(), seen)
 
     def time_travel(run_id, index, seed):
         def act():
@@ -311,10 +328,11 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
     fork_btn.click(fork, [run_pick, travel, live_lr_g, live_lr_d, live_n_critic], [run_pick, action_msg],
                    api_visibility="private")
     timer = gr.Timer(1.0)
-    outputs = [status_md, loss_plot, grid_img, quality_plot, travel, run_pick, status_json]
-    timer.tick(snapshot, run_pick, outputs, show_progress="hidden", api_visibility="private",
+    seen = gr.State({})
+    outputs = [status_md, loss_plot, grid_img, quality_plot, travel, run_pick, status_json, seen]
+    timer.tick(snapshot, [run_pick, seen], outputs, show_progress="hidden", api_visibility="private",
                concurrency_limit=None)
-    run_pick.change(snapshot, run_pick, outputs, show_progress="hidden", api_visibility="private")
+    run_pick.change(snapshot, [run_pick, seen], outputs, show_progress="hidden", api_visibility="private")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
