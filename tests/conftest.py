@@ -107,7 +107,8 @@ def client(app_url):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found (make test installs Debian's chromium)")
+        pytest.fail(f"{CHROMIUM} not found: run `make test` (it installs Debian's chromium) or "
+                    "`sudo apt-get install -y chromium`")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
