@@ -47,7 +47,7 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
            "The same data with a Wasserstein critic kept 1-Lipschitz by a gradient penalty (Gulrajani et al. 2017), "
            "trained 5 times per G step. The critic's slope stays near 1 everywhere, so the arrows never vanish and "
            "keep pulling points towards modes nobody covers yet: after a few hundred steps it already covers more "
-           "modes than the plain GAN, and keep playing to watch the points spread over the whole grid.",
+           "modes than the plain GAN (14 against 10 of 25 at step 300); keep playing and more of the grid fills in.",
            steps=300, playground=_P(dataset="grid25", loss="wgan-gp", seed=0), compare_with="Mode collapse"),
     Lesson("Spectral norm",
            "Spectral normalisation divides each of D's weight matrices by its largest singular value (Miyato et al. "
