@@ -1,8 +1,8 @@
 """Quality at a fixed CPU step budget: each loss with the DCGAN on MNIST, and each loss on the 2-D mixtures, measured
 with gan.metrics, the 2-D rows next to the figures the PacGAN paper published (Lin et al. 2018, Table 1).
 
-    python benchmarks/quality.py                       # default budget: about 10-15 minutes on a 2-core CPU
-    python benchmarks/quality.py --steps 200 --steps-2d 1000 --n 1000     # a quick look
+    python benchmarks/quality.py                       # default budget: ~10-15 min on an idle 2-core CPU (estimated)
+    python benchmarks/quality.py --steps 200 --steps-2d 1500     # what the README's table ran (a shared CPU)
     python benchmarks/quality.py --json                # the last line of stdout is one JSON object
 
 Every run trains in this process with the engine's Trainer (the same code as `python -m gan.train`, the loss's
@@ -111,7 +111,7 @@ def table(result: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=300, help="G steps per MNIST run (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=1000, help="G steps per MNIST run (default: %(default)s)")
     p.add_argument("--steps-2d", type=int, default=1500, help="G steps per 2-D run (default: %(default)s)")
     p.add_argument("--width", type=int, default=32, help="DCGAN g/d width for MNIST (default: %(default)s)")
     p.add_argument("--n", type=int, default=1000, help="generated images scored per MNIST run")
