@@ -128,10 +128,11 @@ def test_evaluate_cli_prints_one_json_object():
     for key in ("fd", "fd_floor", "class_histogram", "classes_covered", "class_kl", "classifier_score",
                 "confidence", "precision", "recall"):
         assert key in out
-    r = _cli("weights/grid25-lsgan.safetensors", "--json")
+    r = _cli("weights/grid25-hinge.safetensors", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["n"] == 2500 and {"modes_covered", "high_quality", "reverse_kl"} <= set(out)
+    assert out["modes_covered"] >= 24 and out["high_quality"] >= 0.9  # the shipped covering model's goal
 
 
 def test_evaluate_cli_bad_input(tmp_path):

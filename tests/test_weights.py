@@ -24,6 +24,7 @@ SEED = 42
 # [-1, 1], or the first three 2-D points (data units) for seeds 42, 43, 44.
 SHIPPED = {
     "grid25-gan.safetensors": ("grid25", None, [[-2.6975, -3.6104], [0.3631, 0.7182], [-2.4367, 1.8784]]),
+    "grid25-hinge.safetensors": ("grid25", None, [[1.9993, -2.0437], [-3.9727, -0.0275], [-3.9885, -2.0214]]),
     "grid25-lsgan.safetensors": ("grid25", None, [[0.0314, 1.8134], [-2.1627, -1.981], [-3.9884, 0.0064]]),
     "mnist-cond.safetensors": ("mnist", 7, [[-0.9935, -0.9968, -0.9779], [-1.0, -1.0, -0.9993], [-1.0, -1.0, -0.9999]]),
     "mnist-dcgan.safetensors": ("mnist", None, [[0.7561, 0.9909, 0.8961], [0.8664, 0.9944, 0.6159], [0.5591, 0.9941, 0.8844]]),
