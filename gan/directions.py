@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gan.errors import GanInputError
+from gan.latent import sample_z
 
 DEFAULT_K = 6
 DEFAULT_SAMPLES = 1024
@@ -80,10 +81,7 @@ def compute_directions(pipe, k: int = DEFAULT_K, n: int = DEFAULT_SAMPLES, seed:
     """The top-k GANSpace directions of a GeneratorPipeline's generator."""
     cfg = pipe.config
     g = torch.Generator().manual_seed(seed)
-    if cfg.z_dist == "uniform":
-        z = torch.rand(n, cfg.z_dim, generator=g) * 2 - 1
-    else:
-        z = torch.randn(n, cfg.z_dim, generator=g)
+    z = sample_z(n, cfg.z_dim, cfg.z_dist, g)
     labels = None
     if cfg.conditional:
         labels = torch.randint(0, cfg.n_classes, (n,), generator=g).to(pipe.device)

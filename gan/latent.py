@@ -28,15 +28,17 @@ def check_seed(seed) -> int:
     return seed
 
 
+def sample_z(n: int, z_dim: int, dist: str = "normal", generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> torch.Tensor:
+    """(n, z_dim) latents from the model's prior: standard normal, or uniform on [-1, 1]."""
+    if dist == "uniform":
+        return torch.rand(n, z_dim, generator=generator, device=device) * 2 - 1
+    return torch.randn(n, z_dim, generator=generator, device=device)
+
+
 def seed_to_z(seeds: Iterable[int], z_dim: int, dist: str = "normal") -> torch.Tensor:
     """(N, z_dim) float32 on the CPU; the same seed always gives the same row."""
-    rows = []
-    for seed in seeds:
-        g = torch.Generator().manual_seed(check_seed(seed))
-        if dist == "uniform":
-            rows.append(torch.rand(z_dim, generator=g) * 2 - 1)
-        else:
-            rows.append(torch.randn(z_dim, generator=g))
+    rows = [sample_z(1, z_dim, dist, torch.Generator().manual_seed(check_seed(seed)))[0] for seed in seeds]
     if not rows:
         raise GanInputError("no seeds given")
     return torch.stack(rows)

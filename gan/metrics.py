@@ -254,15 +254,10 @@ def generate(pipe, n: int, seed: int = 0, truncation: float = 1.0, batch_size: i
              ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n samples from a pipeline, deterministic for a seed: (samples, the labels asked for or None). Conditional
     models are asked for every class in turn."""
-    from gan.latent import truncate
+    from gan.latent import sample_z, truncate
 
     cfg = pipe.config
-    g = torch.Generator().manual_seed(seed)
-    if cfg.z_dist == "uniform":
-        z = torch.rand(n, cfg.z_dim, generator=g) * 2 - 1
-    else:
-        z = torch.randn(n, cfg.z_dim, generator=g)
-    z = truncate(z, truncation)
+    z = truncate(sample_z(n, cfg.z_dim, cfg.z_dist, torch.Generator().manual_seed(seed)), truncation)
     labels = torch.arange(n) % cfg.n_classes if cfg.conditional else None
     chunks = [pipe.decode(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size].tolist()).cpu()
               for i in range(0, n, batch_size)]

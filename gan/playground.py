@@ -103,25 +103,12 @@ def points_dataset(points: np.ndarray, name: str = "drawn") -> Dataset:
 
 # ------------------------------------------------------------------------------------------ the figures
 def toy_figures(samples: np.ndarray, modes: np.ndarray, mode_std: float) -> dict:
-    """PacGAN's figures for a Gaussian mixture, from samples in data units: a sample is high quality if it lies
-    within 3 standard deviations of its nearest mode; a mode is covered if it is the nearest mode of at least one
-    high-quality sample; reverse KL is KL(generated || uniform) over the modes, each sample assigned to its nearest
-    mode (empty modes count as 0 * log 0 = 0)."""
-    try:  # the metrics module (issue 3) owns the canonical definition
-        from gan.metrics import mode_figures
-    except ImportError:
-        mode_figures = None
-    if mode_figures is not None:
-        f = mode_figures(samples, modes, mode_std)
-        return {k: f[k] for k in ("modes_covered", "high_quality", "reverse_kl")}
-    d2 = ((samples[:, None, :] - modes[None, :, :]) ** 2).sum(-1)
-    nearest = d2.argmin(1)
-    near = np.sqrt(d2[np.arange(len(samples)), nearest]) <= 3 * mode_std
-    covered = len(np.unique(nearest[near]))
-    p = np.bincount(nearest, minlength=len(modes)) / max(len(samples), 1)
-    nz = p > 0
-    rkl = float((p[nz] * np.log(p[nz] * len(modes))).sum())
-    return {"modes_covered": int(covered), "high_quality": float(near.mean()), "reverse_kl": rkl}
+    """PacGAN's figures for a Gaussian mixture (gan.metrics owns the definition): modes covered, high-quality
+    share, reverse KL."""
+    from gan.metrics import mode_figures
+
+    f = mode_figures(samples, modes, mode_std)
+    return {k: f[k] for k in ("modes_covered", "high_quality", "reverse_kl")}
 
 
 # ------------------------------------------------------------------------------------------ the session

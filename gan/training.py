@@ -25,7 +25,7 @@ from gan.config import ModelConfig, TrainConfig
 from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.devices import resolve_device
 from gan.errors import GanInputError, TrainingDiverged
-from gan.latent import seed_to_z
+from gan.latent import sample_z, seed_to_z
 from gan.losses import LOSSES, gradient_penalty
 from gan.models import ARCHITECTURES, build_discriminator, build_generator
 
@@ -186,9 +186,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     def _noise(self, n: int) -> torch.Tensor:
-        if self.model_config.z_dist == "uniform":
-            return torch.rand(n, self.model_config.z_dim, device=self.device, generator=self.rng) * 2 - 1
-        return torch.randn(n, self.model_config.z_dim, device=self.device, generator=self.rng)
+        return sample_z(n, self.model_config.z_dim, self.model_config.z_dist, self.rng, self.device)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = torch.randint(len(self.data), (self.cfg.batch_size,), device=self.device, generator=self.rng)
