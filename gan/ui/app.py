@@ -47,8 +47,8 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
     ctx = AppContext(catalog, device, Path(weights_dir) if weights_dir else None,
                      Path(runs_dir) if runs_dir else None, extras={"max_runs": max_runs})
     with gr.Blocks(title="GANscope", delete_cache=(600, 3600)) as demo:
-        gr.Markdown("# GANscope\nExplore a generator's latent space: pick a model, move the sliders, "
-                    "watch the image follow.")
+        gr.Markdown("# GANscope\nSee, train and teach GANs: explore a generator's latent space, walk between "
+                    "latents, train a GAN and watch it learn, and play with one on 2-D points.")
         problems = gr.Markdown(_problems_text(catalog), elem_id="catalog-problems")
         with gr.Tabs():
             for path in tabs or TABS:
