@@ -37,6 +37,12 @@ class Lesson:
 
 
 _P = PlaygroundConfig
+# The MNIST pair differs only in G's learning rate and Adam's beta1.
+_MNIST_COLLAPSE = TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-3, lr_d=2e-4, beta1=0.9, g_width=32,
+                              d_width=32, z_dim=64, batch_size=64, seed=0, steps=1000, sample_every=100,
+                              checkpoint_every=250, log_every=10)
+
+
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
     Lesson("Mode collapse",
            "A plain GAN (non-saturating loss) on 25 Gaussians. Watch the purple points: instead of spreading over "
@@ -70,16 +76,12 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
            "The same failure on images: a DCGAN whose generator learns 10 times faster than its discriminator, "
            "with heavy momentum (Adam beta1 = 0.9). G keeps jumping to whatever fools D right now, so at the same "
            "step budget the class-coverage monitor shows fewer digit classes, and a more uneven mix, than the fix.",
-           steps=1000, train=TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-3, lr_d=2e-4,
-                                         beta1=0.9, g_width=32, d_width=32, z_dim=64, batch_size=64, seed=0,
-                                         steps=1000, sample_every=100, checkpoint_every=250, log_every=10)),
+           steps=1000, train=_MNIST_COLLAPSE),
     Lesson("Collapse on MNIST: the fix",
            "The fix is the DCGAN paper's recipe: equal learning rates of 0.0002 for G and D and Adam's beta1 = 0.5. "
            "G and D improve in step, and at the same step budget the class-coverage monitor shows all ten digits "
            "in a more even mix.",
-           steps=1000, train=TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-4, lr_d=2e-4,
-                                         beta1=0.5, g_width=32, d_width=32, z_dim=64, batch_size=64, seed=0,
-                                         steps=1000, sample_every=100, checkpoint_every=250, log_every=10),
+           steps=1000, train=dataclasses.replace(_MNIST_COLLAPSE, lr_g=2e-4, beta1=0.5),
            compare_with="Collapse on MNIST"),
 ]}
 

@@ -292,23 +292,22 @@ class Run:
         with self._lock:
             self.state, self.message = state, message
 
-    def _run_commands(self) -> None:
+    def _pending_commands(self):
         while True:
             try:
-                fn, fut = self.commands.get_nowait()
+                yield self.commands.get_nowait()
             except queue.Empty:
                 return
+
+    def _run_commands(self) -> None:
+        for fn, fut in self._pending_commands():
             try:
                 fut.set_result(fn(self.session))
             except Exception as e:
                 fut.set_exception(e)
 
     def _fail_pending_commands(self) -> None:
-        while True:
-            try:
-                _, fut = self.commands.get_nowait()
-            except queue.Empty:
-                return
+        for _, fut in self._pending_commands():
             fut.set_exception(GanInputError(f"run {self.id} is {self.state}"))
 
     def _refresh_live(self, force: bool = False) -> None:
