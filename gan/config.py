@@ -132,6 +132,7 @@ class TrainConfig:
     z_dist: str = "normal"
     conditional: bool = False
     spectral_norm: bool = False
+    augment: str = ""                   # DiffAugment policy for D's inputs, e.g. "translation,cutout" (gan.augment)
     sample_every: int = 250
     checkpoint_every: int = 500
     log_every: int = 10

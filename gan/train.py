@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--gp-lambda", type=float, help="gradient penalty weight (wgan-gp)")
     h.add_argument("--clip", type=float, help="weight clipping bound (wgan)")
     h.add_argument("--ema", type=float, default=d.ema, help="EMA decay of G's weights; 0 turns it off")
+    h.add_argument("--augment", default=d.augment, metavar="POLICY",
+                   help="DiffAugment for D on small datasets: translation, cutout or translation,cutout "
+                        "(default: none)")
     m = p.add_argument_group("model")
     m.add_argument("--image-size", type=int, help="resize images to this size (28, 32 or 64 for dcgan)")
     m.add_argument("--z-dim", type=int)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from gan import checkpoint as ckpt
+from gan.augment import diff_augment, parse_policy
 from gan.config import ModelConfig, TrainConfig
 from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.devices import resolve_device
@@ -95,12 +96,15 @@ def _check(cfg: TrainConfig) -> None:
     number("n_samples", 1, 1024, integer=True)
     if cfg.optimizer not in ("adam", "rmsprop"):
         raise GanInputError(f"--optimizer must be adam or rmsprop, not {cfg.optimizer!r}")
+    cfg.augment = ",".join(parse_policy(cfg.augment))
 
 
 def model_config_for(cfg: TrainConfig, ds: Dataset) -> ModelConfig:
     image = ds.kind == "image"
     if not image and cfg.conditional:
         raise GanInputError("--conditional needs an image dataset with class labels")
+    if not image and cfg.augment:
+        raise GanInputError("--augment transforms images; 2-D point data has none")
     if cfg.conditional and ds.n_classes < 2:
         raise GanInputError(f"--conditional needs class labels, and {ds.name} has none")
     return ModelConfig(
@@ -201,6 +205,12 @@ class Trainer:
             return None
         return torch.randint(self.model_config.n_classes, (n,), device=self.device, generator=self.rng)
 
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees of any image, real or fake (DiffAugment when --augment is set; see gan.augment)."""
+        if not self.cfg.augment:
+            return x
+        return diff_augment(x, tuple(self.cfg.augment.split(",")), self.rng)
+
     def _probability(self, scores: torch.Tensor) -> torch.Tensor:
         """D(x) as users read it: a probability for the sigmoid losses, the raw critic score otherwise."""
         return torch.sigmoid(scores).mean() if self.cfg.loss in ("bce", "minimax") else scores.mean()
@@ -216,6 +226,7 @@ class Trainer:
         with self._autocast():
             with torch.no_grad():
                 x_fake = self.g_step_fn(z, y_fake)
+            x_real, x_fake = self._augment(x_real), self._augment(x_fake)
             s_real = self.d_step_fn(x_real, y_real)
             s_fake = self.d_step_fn(x_fake, y_fake)
             loss_d = self.loss.d_loss(s_real.float(), s_fake.float())
@@ -243,7 +254,7 @@ class Trainer:
         self.D.requires_grad_(False)  # no D gradients are needed for G's update
         try:
             with self._autocast():
-                loss_g = self.loss.g_loss(self.d_step_fn(self.g_step_fn(z, y_fake), y_fake).float())
+                loss_g = self.loss.g_loss(self.d_step_fn(self._augment(self.g_step_fn(z, y_fake)), y_fake).float())
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()

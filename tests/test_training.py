@@ -85,15 +85,16 @@ def losses_of(path):
     return [(e["step"], e["loss_d"], e["loss_g"], e["d_real"]) for e in read_metrics(path) if "loss_d" in e]
 
 
-@pytest.mark.parametrize("loss", ["bce", "wgan-gp"])
-def test_interrupted_and_resumed_run_reproduces_the_uninterrupted_one(tmp_path, loss):
-    run_to(tmp_path / "straight", 10, loss=loss)
+@pytest.mark.parametrize("loss,augment", [("bce", ""), ("wgan-gp", ""), ("bce", "translation,cutout")])
+def test_interrupted_and_resumed_run_reproduces_the_uninterrupted_one(tmp_path, loss, augment):
+    run_to(tmp_path / "straight", 10, loss=loss, augment=augment)
     # Interrupted: trains to 10 steps but "crashes" after step 6, with a checkpoint at step 4.
-    s = TrainingSession(tiny(steps=10, checkpoint_every=4, loss=loss), tmp_path / "broken", resume=True)
+    s = TrainingSession(tiny(steps=10, checkpoint_every=4, loss=loss, augment=augment), tmp_path / "broken",
+                        resume=True)
     for _ in range(6):
         s.advance()
     del s  # kill -9: nothing more is written
-    resumed = run_to(tmp_path / "broken", 10, loss=loss)
+    resumed = run_to(tmp_path / "broken", 10, loss=loss, augment=augment)
     assert resumed.resumed_from == 4
     assert losses_of(tmp_path / "straight") == losses_of(tmp_path / "broken")
     steps = [e["step"] for e in read_metrics(tmp_path / "broken")]
@@ -190,7 +191,8 @@ def test_live_hyperparameter_changes_apply_and_survive_resume(tmp_path):
     (dict(steps=0), "steps"), (dict(loss="gan"), "bce"), (dict(arch="resnet"), "dcgan"),
     (dict(dataset="imagenet"), "mnist"), (dict(batch_size=20_000), "larger than the dataset"),
     (dict(image_size=48), "28, 32, 64"), (dict(n_critic=0), "n-critic"), (dict(conditional=True, dataset="ring8"),
-                                                                           "conditional")])
+                                                                           "conditional"),
+    (dict(augment="flip"), "translation, cutout"), (dict(augment="cutout", dataset="grid25"), "2-D")])
 def test_bad_settings_get_a_clear_message(bad, match):
     with pytest.raises(GanInputError, match=match):
         Trainer(tiny(**bad))
