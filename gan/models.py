@@ -128,8 +128,10 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """(C, size, size) -> ... -> (width * 2^(n-1), base, base) -> score. Unconditional: a base x base convolution
-    makes the score, as in the DCGAN paper. Conditional: global sum pooling, a linear score and the class
-    projection. With spectral norm there is no BatchNorm (SNGAN)."""
+    makes the score, as in the DCGAN paper. Conditional: a base x base convolution makes a feature vector, and
+    the score is a linear term plus the class projection (Miyato & Koyama 2018). Pooling the map instead, as the
+    deep ResNet discriminators do, would leave this shallow D judging 10-pixel patches only, blind to a digit's
+    overall shape. With spectral norm there is no BatchNorm (SNGAN)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -145,8 +147,10 @@ class DCGANDiscriminator(nn.Module):
             ch *= 2
         self.body = nn.Sequential(*layers)  # (B, ch, base, base)
         if cfg.conditional:
-            self.head = _maybe_sn(nn.Linear(ch, 1), sn)
-            self.project = ClassProjection(cfg.n_classes, ch, sn)
+            self.features = nn.Sequential(_maybe_sn(nn.Conv2d(ch, 2 * ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
+                                          nn.Flatten())  # (B, 2 ch)
+            self.head = _maybe_sn(nn.Linear(2 * ch, 1), sn)
+            self.project = ClassProjection(cfg.n_classes, 2 * ch, sn)
         else:
             self.head = _maybe_sn(nn.Conv2d(ch, 1, base, 1, 0, bias=False), sn)
             self.project = None
@@ -156,7 +160,7 @@ class DCGANDiscriminator(nn.Module):
         h = self.body(x)
         if self.project is None:
             return self.head(h).flatten()
-        h = torch.relu(h).sum(dim=(2, 3))  # (B, ch)
+        h = self.features(h)
         return self.head(h).squeeze(1) + self.project(h, labels)
 
 
