@@ -33,8 +33,8 @@ SHIPPED = {
     "ring8-gan.safetensors": ("ring8", None, [[0.6526, -0.767], [0.0037, 0.998], [0.6965, 0.6991]]),
     "ring8-lsgan.safetensors": ("ring8", None, [[0.705, 0.7099], [-1.0037, -0.0022], [-0.7071, 0.7087]]),
 }
-# goals: 98% and 90%; the Fashion-MNIST file reached 89.9% in the 3 epochs the shared CPU allowed
-CLASSIFIERS = {"mnist": 0.98, "fashion-mnist": 0.895}
+# the goals: 98% on MNIST and 90% on Fashion-MNIST held-out images
+CLASSIFIERS = {"mnist": 0.98, "fashion-mnist": 0.90}
 
 
 def sample(pipe, label):
