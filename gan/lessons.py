@@ -50,11 +50,12 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
            "The modes-covered curve stays low.",
            steps=1500, playground=_P(dataset="grid25", loss="bce", seed=0)),
     Lesson("Wasserstein + gradient penalty",
-           "The same data with a Wasserstein critic kept 1-Lipschitz by a gradient penalty (Gulrajani et al. 2017), "
-           "trained 5 times per G step. The critic's slope stays near 1 everywhere, so the arrows never vanish and "
-           "keep pulling points towards modes nobody covers yet: after a few hundred steps it already covers more "
-           "modes than the plain GAN (14 against 10 of 25 at step 300); keep playing and more of the grid fills in.",
-           steps=300, playground=_P(dataset="grid25", loss="wgan-gp", seed=0), compare_with="Mode collapse"),
+           "The same data with a Wasserstein critic, trained 5 times per G step and kept close to 1-Lipschitz by a "
+           "gradient penalty (Gulrajani et al. 2017, with the 0.1 weight their paper uses for 2-D data). The "
+           "critic's slope stays near 1, so the arrows never vanish and keep pulling points towards modes nobody "
+           "covers yet: by step 1500 nearly all 25 modes are covered, where the plain GAN holds fewer than 15.",
+           steps=1500, playground=_P(dataset="grid25", loss="wgan-gp", gp_lambda=0.1, seed=0),
+           compare_with="Mode collapse"),
     Lesson("Spectral norm",
            "Spectral normalisation divides each of D's weight matrices by its largest singular value (Miyato et al. "
            "2018), so D cannot become arbitrarily steep. With the hinge loss on the ring, D's heatmap stays smooth "

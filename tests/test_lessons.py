@@ -65,12 +65,14 @@ def test_lessons_are_reproducible():
     np.testing.assert_array_equal(a, b)
 
 
-def test_wgan_gp_covers_more_modes_with_a_critic_of_slope_one(collapse):
+def test_wgan_gp_covers_nearly_all_modes_with_a_critic_of_slope_one(collapse):
     name = "Wasserstein + gradient penalty"
+    assert lessons.get(name).steps == lessons.get("Mode collapse").steps   # the same budget as the collapse
     pg = lessons.run_lesson(name)
     f = pg.figures()
-    plain = lessons.run_lesson("Mode collapse", steps=lessons.get(name).steps).figures()
-    assert f["modes_covered"] > plain["modes_covered"]
+    assert f["modes_covered"] >= 23                                       # of 25 (the bar)
+    assert collapse.figures()["modes_covered"] < 15
+    assert f["reverse_kl"] < 0.1                                          # spread evenly over the modes
     assert 0.5 < _critic_grad_norm(pg) < 2.0   # the penalty's target is 1: the arrows never vanish
 
 

@@ -65,6 +65,27 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
     expect(page.locator("#pg-status")).to_contain_text(f"step {stopped + 1} ", timeout=30_000)
 
 
+def test_a_lesson_fills_the_form_and_reset_keeps_its_settings(page, playground_url):
+    from gan.ui.playground import manager
+
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    page.locator("#pg-lesson input").click()
+    page.get_by_role("option", name="Wasserstein + gradient penalty", exact=True).click()
+    expect(page.locator("#pg-lesson-text")).to_contain_text("gradient penalty", timeout=30_000)
+    page.get_by_text("Data and model (press Reset to apply)").click()
+    expect(page.locator("#pg-gp-lambda input")).to_have_value("0.1", timeout=30_000)
+    assert manager().lesson == "Wasserstein + gradient penalty"
+    page.locator("#pg-reset").click()      # applies the form: the lesson's penalty weight must survive it
+    for _ in range(300):                   # a reset from the form is no longer the lesson itself
+        if manager().lesson is None:
+            break
+        page.wait_for_timeout(100)
+    assert manager().lesson is None
+    cfg = manager().pg.trainer.cfg
+    assert (cfg.loss, cfg.gp_lambda, cfg.n_critic) == ("wgan-gp", 0.1, 5)
+
+
 def test_hand_drawn_strokes_become_points():
     import numpy as np
 

@@ -251,7 +251,7 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
         return _call(act)
 
     def reset(dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
-              g_depth, g_width, d_depth, d_width, spectral_norm, seed):
+              g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None):
         def act():
             points, ds = None, dataset
             if dataset == UPLOADED:
@@ -265,7 +265,8 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
                 dataset=ds, loss=loss, optimizer=optimizer, lr_g=_num(lr_g), lr_d=_num(lr_d),
                 n_critic=_int(n_critic), batch_size=_int(batch_size), z_dim=_int(z_dim), z_dist=z_dist,
                 g_depth=_int(g_depth), g_width=_int(g_width), d_depth=_int(d_depth), d_width=_int(d_width),
-                spectral_norm=bool(spectral_norm), seed=_int(seed))
+                spectral_norm=bool(spectral_norm), seed=_int(seed),
+                gp_lambda=None if gp_lambda is None else _num(gp_lambda))
             mgr.reset(cfg, lesson=None, points=points)
             return status()
         return _call(act)
@@ -273,7 +274,7 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
     def loss_defaults(loss):
         from gan.training import resolve_config
         cfg = resolve_config(dataclasses.replace(PlaygroundConfig(loss=loss).train_config()))
-        return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic
+        return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic, cfg.gp_lambda
 
     def live(lr_g, lr_d, n_critic):
         def act():
@@ -317,6 +318,8 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
             optimizer = gr.Dropdown(["adam", "rmsprop"], value=c["optimizer"], label="Optimizer")
             batch_size = gr.Number(c["batch_size"], label="batch size", precision=0, minimum=2, maximum=4096)
             seed = gr.Number(c["seed"], label="seed", precision=0, minimum=0)
+            gp_lambda = gr.Number(c["gp_lambda"], label="gradient penalty weight (wgan-gp)", minimum=0,
+                                  maximum=1000, elem_id="pg-gp-lambda")
         with gr.Row():
             z_dim = gr.Radio([1, 2], value=c["z_dim"], label="noise dimensions")
             z_dist = gr.Radio(["normal", "uniform"], value=c["z_dist"], label="noise")
@@ -333,7 +336,7 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
     form = {"dataset": dataset, "loss": loss, "optimizer": optimizer, "lr_g": lr_g, "lr_d": lr_d,
             "n_critic": n_critic, "batch_size": batch_size, "z_dim": z_dim, "z_dist": z_dist, "g_depth": g_depth,
             "g_width": g_width, "d_depth": d_depth, "d_width": d_width, "spectral_norm": spectral_norm,
-            "seed": seed}
+            "seed": seed, "gp_lambda": gp_lambda}
     form_outputs = [form[k] for k in FORM_KEYS]
     ctl = dict(concurrency_id="playground", show_progress="hidden")
     play_btn.click(play, None, status_json, api_name="playground_play", **ctl)
@@ -342,12 +345,12 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
     step_d_btn.click(lambda: step("d"), None, status_json, api_visibility="private", **ctl)
     step_g_btn.click(lambda: step("g"), None, status_json, api_visibility="private", **ctl)
     reset_btn.click(reset, [dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
-                            z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed], status_json,
+                            z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda], status_json,
                     api_name="playground_reset", **ctl)
     lesson_pick.input(pick_lesson, lesson_pick, [lesson_text, image_btn, *form_outputs, status_json],
                       api_name="playground_lesson", **ctl)
     image_btn.click(start_image_lesson, lesson_pick, lesson_text, api_visibility="private")
-    loss.input(loss_defaults, loss, [optimizer, lr_g, lr_d, n_critic], api_visibility="private")
+    loss.input(loss_defaults, loss, [optimizer, lr_g, lr_d, n_critic, gp_lambda], api_visibility="private")
     gr.on([lr_g.submit, lr_d.submit, n_critic.submit, lr_g.blur, lr_d.blur, n_critic.blur], live,
           [lr_g, lr_d, n_critic], live_msg, api_visibility="private", trigger_mode="always_last", **ctl)
     gr.api(status, api_name="playground_status")
@@ -359,7 +362,7 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
 
 
 FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
-             "g_width", "d_depth", "d_width", "spectral_norm", "seed")
+             "g_width", "d_depth", "d_width", "spectral_norm", "seed", "gp_lambda")
 _CTX: dict = {}
 
 
@@ -370,7 +373,7 @@ def _form_values(cfg: PlaygroundConfig) -> dict:
     return {"dataset": cfg.dataset, "loss": cfg.loss, "optimizer": t.optimizer, "lr_g": t.lr_g, "lr_d": t.lr_d,
             "n_critic": t.n_critic, "batch_size": t.batch_size, "z_dim": cfg.z_dim, "z_dist": cfg.z_dist,
             "g_depth": cfg.g_depth, "g_width": cfg.g_width, "d_depth": cfg.d_depth, "d_width": cfg.d_width,
-            "spectral_norm": cfg.spectral_norm, "seed": cfg.seed}
+            "spectral_norm": cfg.spectral_norm, "seed": cfg.seed, "gp_lambda": t.gp_lambda}
 
 
 def _slug(name: str) -> str:
