@@ -38,7 +38,7 @@ class Lesson:
 
 _P = PlaygroundConfig
 # The MNIST pair differs only in G's learning rate and Adam's beta1.
-_MNIST_COLLAPSE = TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=2e-3, lr_d=2e-4, beta1=0.9, g_width=32,
+_MNIST_COLLAPSE = TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=5e-3, lr_d=2e-4, beta1=0.9, g_width=32,
                               d_width=32, z_dim=64, batch_size=64, seed=0, steps=1000, sample_every=100,
                               checkpoint_every=250, log_every=10)
 
@@ -74,7 +74,7 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
            "Lower the learning rates while it plays and watch it calm down.",
            steps=300, playground=_P(dataset="ring8", loss="bce", lr_g=1e-2, lr_d=1e-2, seed=0)),
     Lesson("Collapse on MNIST",
-           "The same failure on images: a DCGAN whose generator learns 10 times faster than its discriminator, "
+           "The same failure on images: a DCGAN whose generator learns 25 times faster than its discriminator, "
            "with heavy momentum (Adam beta1 = 0.9). G keeps jumping to whatever fools D right now, so at the same "
            "step budget the class-coverage monitor shows fewer digit classes, and a more uneven mix, than the fix.",
            steps=1000, train=_MNIST_COLLAPSE),

@@ -111,5 +111,5 @@ def test_a_too_high_learning_rate_makes_the_losses_swing():
 def test_mnist_collapse_covers_fewer_classes_than_the_fix():
     bad = lessons.image_lesson_coverage("Collapse on MNIST")
     good = lessons.image_lesson_coverage("Collapse on MNIST: the fix")
-    assert bad["classes_covered"] < good["classes_covered"]
-    assert bad["class_kl"] > good["class_kl"]
+    assert bad["classes_covered"] < good["classes_covered"] == 10
+    assert bad["class_kl"] > 2 * good["class_kl"]           # a far more uneven mix of digits
