@@ -130,7 +130,7 @@ class DCGANDiscriminator(nn.Module):
     """(C, size, size) -> ... -> (width * 2^(n-1), base, base) -> a base x base convolution to a feature vector
     -> a linear score, plus the class projection for conditional models (Miyato & Koyama 2018). The DCGAN paper
     scores the map with that convolution directly; the extra nonlinear layer (the fully connected layer of the
-    InfoGAN / TF-GAN MNIST discriminators) cut FD on MNIST from 27 to 21 at 3,000 steps, and pooling the map
+    InfoGAN / TF-GAN MNIST discriminators) cut FD on MNIST from 27 to 20 at 3,000 steps, and pooling the map
     instead, as deep ResNet discriminators do, would leave this shallow D judging 10-pixel patches, blind to a
     digit's overall shape. With spectral norm there is no BatchNorm (SNGAN)."""
 
