@@ -23,12 +23,12 @@ SEED = 42
 # name -> (dataset, class asked for or None, recorded output): a 3x3 slice of the image (rows 13-15, cols 8-10) in
 # [-1, 1], or the first three 2-D points (data units) for seeds 42, 43, 44.
 SHIPPED = {
-    "fashion-mnist-wgan-gp.safetensors": ("fashion-mnist", None, [[0.3823, 0.6686, 0.7433], [0.7887, 0.8359, 0.6006], [0.5494, 0.4426, 0.3213]]),
+    "fashion-mnist-wgan-gp.safetensors": ("fashion-mnist", None, [[0.7976, 0.6736, 0.6192], [0.5251, 0.3514, 0.4422], [0.5231, 0.4177, 0.4159]]),
     "grid25-gan.safetensors": ("grid25", None, [[-2.6975, -3.6104], [0.3631, 0.7182], [-2.4367, 1.8784]]),
     "grid25-hinge.safetensors": ("grid25", None, [[1.9993, -2.0437], [-3.9727, -0.0275], [-3.9885, -2.0214]]),
     "grid25-lsgan.safetensors": ("grid25", None, [[0.0314, 1.8134], [-2.1627, -1.981], [-3.9884, 0.0064]]),
     "mnist-cond.safetensors": ("mnist", 4, [[-1.0, -0.8542, 0.6087], [-0.9959, 0.4451, 0.0808], [-0.2839, 0.9023, -0.0437]]),
-    "mnist-dcgan.safetensors": ("mnist", None, [[0.8641, 0.9797, 0.9584], [0.9744, 0.9916, 0.8987], [0.9617, 0.9901, 0.9117]]),
+    "mnist-dcgan.safetensors": ("mnist", None, [[0.939, 0.0392, -0.9882], [0.9543, 0.5701, -0.4513], [0.8712, 0.8562, 0.8163]]),
     "mnist-progan.safetensors": ("mnist", None, [[-0.9939, 0.3801, 0.9403], [-0.9952, 0.0831, 0.9571], [-0.9969, -0.9784, 0.5486]]),
     "ring8-gan.safetensors": ("ring8", None, [[0.6526, -0.767], [0.0037, 0.998], [0.6965, 0.6991]]),
     "ring8-lsgan.safetensors": ("ring8", None, [[0.705, 0.7099], [-1.0037, -0.0022], [-0.7071, 0.7087]]),
