@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = distributed.init_from_env(cfg.device)  # None unless launched by torchrun with several processes
     try:
-        return train(args, cfg, ctx)
+        code = train(args, cfg, ctx)
+        if ctx is not None:  # leave together: a rank that tears gloo down while rank 0 still writes can abort
+            ctx.barrier()
+        return code
     finally:
         if ctx is not None:
             ctx.close()
