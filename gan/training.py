@@ -168,6 +168,7 @@ class Trainer:
         self.d_step_fn = torch.compile(self.D) if self.cfg.compile else self.D
 
         self.rng = torch.Generator(self.device).manual_seed(self.cfg.seed)
+        self.augment_policy = parse_policy(self.cfg.augment)  # () = D sees the images as they are
         n = self.cfg.n_samples
         self.fixed_z = seed_to_z(range(n), self.model_config.z_dim, self.model_config.z_dist).to(self.device)
         self.fixed_labels = (torch.arange(n, device=self.device) % self.model_config.n_classes
@@ -207,9 +208,7 @@ class Trainer:
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         """What D sees of any image, real or fake (DiffAugment when --augment is set; see gan.augment)."""
-        if not self.cfg.augment:
-            return x
-        return diff_augment(x, tuple(self.cfg.augment.split(",")), self.rng)
+        return diff_augment(x, self.augment_policy, self.rng) if self.augment_policy else x
 
     def _probability(self, scores: torch.Tensor) -> torch.Tensor:
         """D(x) as users read it: a probability for the sigmoid losses, the raw critic score otherwise."""
