@@ -461,7 +461,7 @@ class RunManager:
 
 def _settings(cfg: TrainConfig) -> dict:
     keys = ("dataset", "arch", "loss", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "n_critic", "ema", "seed",
-            "conditional", "spectral_norm")
+            "conditional", "spectral_norm", "augment")
     return {k: getattr(cfg, k) for k in keys}
 
 

@@ -42,7 +42,7 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
     expect(view).to_be_visible(timeout=30_000)
     page.locator("#pg-lesson input").click()
     page.get_by_role("option", name="Mode collapse", exact=True).click()
-    expect(page.locator("#pg-lesson-text")).to_contain_text("pile onto a few modes", timeout=30_000)
+    expect(page.locator("#pg-lesson-text")).to_contain_text("leave whole rows or columns of modes empty", timeout=30_000)
     expect(page.locator("#pg-status")).to_contain_text("step 0", timeout=30_000)
     before = view.get_attribute("src")
 

@@ -90,6 +90,20 @@ def test_uploads_that_are_not_what_they_claim(client, train_app, tmp_path):
     client.predict(api_name="/stop_training")
 
 
+def test_the_augment_box_turns_on_diffaugment_for_images_only(client, train_app):
+    train_app[1].stop_all()
+    status, _ = client.predict(api_name="/start_training", augment=True, batch_size=16)
+    assert status["settings"]["augment"] == train_tab.AUGMENT_POLICY == "translation,cutout"
+    run = train_app[1].get(None)
+    poll(client, lambda s: s["step"] >= 3)  # augmented steps train
+    assert run.session.trainer.augment_policy == ("translation", "cutout")
+    client.predict(api_name="/stop_training")
+    status, _ = client.predict(api_name="/start_training", dataset="ring8", augment=True, batch_size=32)
+    assert status["state"] == "running" and status["settings"]["augment"] == ""  # 2-D points have no pixels
+    client.predict(api_name="/stop_training")
+    assert not train_tab.preset_values(train_tab.DEFAULT_PRESET)["augment"]  # off unless asked for
+
+
 def test_a_run_survives_a_page_reload(train_app, browser):
     from playwright.sync_api import expect
 

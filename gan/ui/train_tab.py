@@ -27,6 +27,8 @@ DATASET_CHOICES = ["mnist", "fashion-mnist", "ring8", "grid25", "spiral", "moons
 QUALITY_EVERY = 500      # steps between mode-collapse monitor updates
 QUALITY_SAMPLES = 1000
 HYPER_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "n_critic", "ema", "seed")
+# The form's augment box turns on the DiffAugment paper's policy for small datasets (gan.augment).
+AUGMENT_POLICY = "translation,cutout"
 
 
 def preset_values(name: str) -> dict:
@@ -36,8 +38,9 @@ def preset_values(name: str) -> dict:
     if name not in TRAIN_PRESETS:
         raise GanInputError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
     cfg = resolve_config(TrainConfig(**TRAIN_PRESETS[name]))
-    return {k: getattr(cfg, k) for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps",
-                                         *HYPER_FIELDS)}
+    values = {k: getattr(cfg, k) for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps",
+                                           *HYPER_FIELDS)}
+    return {**values, "augment": bool(cfg.augment)}
 
 
 def quality_monitor(trainer) -> dict:
@@ -103,7 +106,7 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                        lr_g: float = p["lr_g"], lr_d: float = p["lr_d"], beta1: float = p["beta1"],
                        beta2: float = p["beta2"], batch_size: float = p["batch_size"],
                        n_critic: float = p["n_critic"], ema: float = p["ema"], seed: float = p["seed"],
-                       device: str = "auto"):
+                       device: str = "auto", augment: bool = p["augment"]):
         staged = None
         try:
             cfg = TrainConfig(dataset=dataset, arch=arch, loss=loss, conditional=bool(conditional),
@@ -111,14 +114,14 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                               lr_d=_num(lr_d, "lr_d"), beta1=_num(beta1, "beta1"), beta2=_num(beta2, "beta2"),
                               batch_size=_int(batch_size, "batch size"), n_critic=_int(n_critic, "n_critic"),
                               ema=_num(ema, "ema"), seed=_int(seed, "seed"), device=device or "auto",
-                              sample_every=250, checkpoint_every=250, log_every=10)
+                              augment=AUGMENT_POLICY if augment else "", sample_every=250, checkpoint_every=250, log_every=10)
             if loss not in LOSSES:
                 raise GanInputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
             if dataset in (UPLOAD_ZIP, UPLOAD_CSV):
                 cfg.dataset, staged = _stage_upload(manager, dataset, upload)
             if cfg.dataset.startswith(("csv:",)) or cfg.dataset in ("ring8", "grid25", "spiral", "moons"):
                 cfg.arch = "mlp" if arch == "dcgan" else arch
-                cfg.conditional = False
+                cfg.conditional, cfg.augment = False, ""  # image-only choices
             run = manager.start(cfg)
         except GanInputError as e:
             if staged is not None:          # a refused upload is not kept in the runs folder
@@ -163,7 +166,8 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
 
     def fill_preset(name):
         v = preset_values(name)
-        return [v[k] for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps", *HYPER_FIELDS)]
+        return [v[k] for k in ("dataset", "arch", "loss", "conditional", "spectral_norm", "steps", *HYPER_FIELDS,
+                               "augment")]
 
     figures: dict = {}  # the latest figure per kind, built once and shared by every viewer
 
@@ -259,6 +263,8 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
             with gr.Row():
                 conditional = gr.Checkbox(value=p["conditional"], label="class-conditional")
                 spectral_norm = gr.Checkbox(value=p["spectral_norm"], label="spectral norm on D")
+                augment = gr.Checkbox(value=p["augment"], label="augment D's images (DiffAugment, for small datasets)",
+                                      elem_id="train-augment")
             with gr.Accordion("Hyperparameters", open=False):
                 with gr.Row():
                     steps = gr.Number(p["steps"], label="steps", precision=0)
@@ -309,9 +315,9 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
 
     # ------------------------------------------------------------------------------------------- events
     form = [preset, dataset, upload, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1, beta2,
-            batch_size, n_critic, ema, seed, device]
+            batch_size, n_critic, ema, seed, device, augment]
     preset.change(fill_preset, preset, [dataset, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1,
-                                        beta2, batch_size, n_critic, ema, seed], api_visibility="private")
+                                        beta2, batch_size, n_critic, ema, seed, augment], api_visibility="private")
     start_btn.click(start_training, form, [status_json, run_pick], api_name="start_training",
                     concurrency_id="train-control")
     for btn, action in ((pause_btn, "pause"), (resume_btn, "resume"), (step_btn, "single_step"),
