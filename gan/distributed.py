@@ -195,7 +195,7 @@ def _to_cpu(obj):
     return obj
 
 
-def open_session(cfg, out: Path, resume: bool, ctx: DistContext):
+def open_session(cfg, out: Path, resume: bool, ctx: DistContext, changes: dict | None = None):
     """A TrainingSession on every rank. Rank 0 opens the run folder (checks, config.json, the checkpoint when
     resuming) and sends the resolved settings and the training state to the others, so nodes need no shared
     filesystem; the other ranks get no folder and write nothing."""
@@ -208,7 +208,7 @@ def open_session(cfg, out: Path, resume: bool, ctx: DistContext):
     cfg.device = str(ctx.device)  # cuda:<local rank> on a multi-GPU node
     if ctx.is_writer:
         try:
-            session = TrainingSession(cfg, out, resume=resume)
+            session = TrainingSession(cfg, out, resume=resume, changes=changes)
         except BaseException as e:
             ctx.broadcast({"error": str(e) or e.__class__.__name__})  # the others give up instead of waiting
             raise

@@ -30,7 +30,10 @@ class TrainingSession:
     """Owns a Trainer and writes its run folder. `advance()` runs one step plus whatever log, sample or checkpoint
     is due at that step; `finish()` writes the final model. With out=None (dry runs) nothing is written."""
 
-    def __init__(self, cfg: TrainConfig, out: str | Path | None, resume: bool = False, dataset=None):
+    def __init__(self, cfg: TrainConfig, out: str | Path | None, resume: bool = False, dataset=None,
+                 changes: dict | None = None):
+        """`changes` (resume only): live settings (gan.training.LIVE_SETTINGS) to change from the checkpoint on,
+        logged as a change at that step like the Train tab's; every other setting is the run's own."""
         self.out = Path(out) if out else None
         if self.out is not None and self.out.exists() and not self.out.is_dir():
             raise GanInputError(f"--out {str(out)!r} exists and is not a folder")
@@ -52,6 +55,11 @@ class TrainingSession:
             self.resumed_from = self.trainer.step_count
             self._cut_log(self.resumed_from)
             log.info("resumed %s at step %d", self.out, self.resumed_from)
+            changed = self.trainer.set_hyperparameters(**(changes or {}))
+            if changed:
+                self.log_event({"event": "change", **changed})
+                log.info("changed from step %d on: %s", self.resumed_from,
+                         ", ".join(f"{k} = {v!r}" for k, v in changed.items()))
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
             ckpt.atomic_write_text(self.out / CONFIG_FILE, json.dumps(

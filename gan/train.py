@@ -2,6 +2,7 @@
 
     python -m gan.train --dataset mnist --arch dcgan --loss bce --steps 3000 --out runs/mnist-dcgan
     python -m gan.train ... --resume          # continue (or start, if the folder holds no checkpoint)
+    python -m gan.train --out runs/x --steps 8000 --resume --lr-g 1e-4   # continue with a live setting changed
     python -m gan.train --dataset grid25 --loss wgan-gp --steps 5000
     python -m gan.train --dry-run             # one step of every phase, nothing written
     torchrun --nproc_per_node=2 -m gan.train ...  # DistributedDataParallel (gloo on CPU, NCCL on CUDA)
@@ -57,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--gp-lambda", type=float, help="gradient penalty weight (wgan-gp)")
     h.add_argument("--clip", type=float, help="weight clipping bound (wgan)")
     h.add_argument("--ema", type=float, default=d.ema, help="EMA decay of G's weights; 0 turns it off")
-    h.add_argument("--augment", default=d.augment, metavar="POLICY",
-                   help="DiffAugment for D on small datasets: translation, cutout or translation,cutout "
-                        "(default: none)")
+    h.add_argument("--augment", metavar="POLICY",
+                   help="DiffAugment for D on small datasets: translation, cutout or translation,cutout; "
+                        "'' for none (default: none)")
     m = p.add_argument_group("model")
     m.add_argument("--image-size", type=int, help="resize images to this size (28, 32 or 64 for dcgan)")
     m.add_argument("--z-dim", type=int)
@@ -79,7 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     fields = TrainConfig.__dataclass_fields__
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    cfg.augment = cfg.augment or ""
+    return cfg
+
+
+def resume_changes(args: argparse.Namespace) -> dict:
+    """The live settings given on this command line: with --resume they change the run from its checkpoint on
+    (e.g. add --augment or lower --lr-g for the rest of a run); every other setting stays the run's own."""
+    from gan.training import LIVE_SETTINGS
+
+    return {k: getattr(args, k) for k in LIVE_SETTINGS if getattr(args, k) is not None}
 
 
 def default_out(cfg: TrainConfig) -> Path:
@@ -127,11 +138,12 @@ def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
     from gan.session import TrainingSession
 
     out = Path(args.out) if args.out else default_out(cfg)
+    changes = resume_changes(args)
     if ctx is None:
-        session = TrainingSession(cfg, out, resume=args.resume)
+        session = TrainingSession(cfg, out, resume=args.resume, changes=changes)
     else:
         out = ctx.broadcast(out)  # rank 0's default folder name (its clock) for every rank
-        session = distributed.open_session(cfg, out, args.resume, ctx)
+        session = distributed.open_session(cfg, out, args.resume, ctx, changes)
         if not ctx.is_writer:
             log.setLevel(logging.WARNING)
     t = session.trainer

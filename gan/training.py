@@ -39,6 +39,7 @@ CONFIG_FILE = "config.json"
 SAMPLES_DIR = "samples"
 SNAPSHOTS_DIR = "checkpoints"
 CHECKPOINT_STATE_VERSION = 1
+LIVE_SETTINGS = ("lr_g", "lr_d", "n_critic", "augment")  # what may change mid-run (Trainer.set_hyperparameters)
 
 
 # ------------------------------------------------------------------------------------- hyperparameters
@@ -320,23 +321,35 @@ class Trainer:
         return self.wall_before + time.perf_counter() - self.wall_start
 
     def set_hyperparameters(self, lr_g: float | None = None, lr_d: float | None = None,
-                            n_critic: int | None = None) -> dict:
-        """Change learning rates or n_critic between steps (GAN Lab's live controls); returns what changed."""
+                            n_critic: int | None = None, augment: str | None = None) -> dict:
+        """Change learning rates, n_critic or the augmentation policy between steps (GAN Lab's live controls, and
+        `--resume` with new values); returns what changed. The change is kept in the checkpoint, so a resumed run
+        replays it."""
         changed = {}
-        for name, value, opt in (("lr_g", lr_g, self.opt_g), ("lr_d", lr_d, self.opt_d), ("n_critic", n_critic, None)):
-            if value is None or value == getattr(self.cfg, name):
+        for name, value in (("lr_g", lr_g), ("lr_d", lr_d), ("n_critic", n_critic), ("augment", augment)):
+            if value is None:
                 continue
             trial = copy.copy(self.cfg)
             setattr(trial, name, value)
-            _check(trial)
-            setattr(self.cfg, name, getattr(trial, name))
-            if opt is not None:
-                for group in opt.param_groups:
-                    group["lr"] = getattr(trial, name)
+            _check(trial)  # also normalises the augmentation policy's spelling
+            if getattr(trial, name) == getattr(self.cfg, name):
+                continue
+            if name == "augment" and trial.augment and self.model_config.kind != "image":
+                raise GanInputError("--augment transforms images; 2-D point data has none")
             changed[name] = getattr(trial, name)
+        for name, value in changed.items():
+            self._apply_setting(name, value)
         if changed:
             self.history_changes.append({"step": self.step_count, **changed})
         return changed
+
+    def _apply_setting(self, name: str, value) -> None:
+        setattr(self.cfg, name, value)
+        if name in ("lr_g", "lr_d"):
+            for group in (self.opt_g if name == "lr_g" else self.opt_d).param_groups:
+                group["lr"] = value
+        elif name == "augment":
+            self.augment_policy = parse_policy(value)
 
     # ------------------------------------------------------------------------------------------ output
     @torch.no_grad()
@@ -388,14 +401,13 @@ class Trainer:
         self.wall_start = time.perf_counter()
         self._last_flush_time = time.perf_counter()
         self.history_changes = json.loads(state.get("changes", "[]"))
-        # Live changes (learning rates, n_critic) made before the checkpoint still hold after it.
+        # Live changes (learning rates, n_critic, augmentation) made before the checkpoint still hold after it.
         for change in self.history_changes:
-            for key in ("lr_g", "lr_d", "n_critic"):
+            for key in LIVE_SETTINGS:
                 if key in change:
                     setattr(self.cfg, key, change[key])
-        for opt, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
-            for group in opt.param_groups:
-                group["lr"] = getattr(self.cfg, key)
+        for key in LIVE_SETTINGS:
+            self._apply_setting(key, getattr(self.cfg, key))
         self._set_progress()
 
     def save_checkpoint(self, path: str | Path) -> None:

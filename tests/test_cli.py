@@ -184,3 +184,20 @@ def test_ctrl_c_checkpoints_the_current_step(tmp_path):
     step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
     last_logged = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
     assert step == last_logged >= 3
+
+
+def test_resume_with_live_flags_changes_the_run_from_the_checkpoint_on(tmp_path):
+    out = tmp_path / "run"
+    first = cli("gan.train", "--steps", "4", "--log-every", "1", "--out", out, *TINY)
+    assert first.returncode == 0, first.stderr
+    # Not repeating --dataset or sizes: on --resume the run's own settings hold, except the live ones given here.
+    r = cli("gan.train", "--steps", "6", "--out", out, "--resume", "--augment", "translation", "--lr-d", "1e-4")
+    assert r.returncode == 0, r.stderr
+    assert "changed from step 4 on: lr_d = 0.0001, augment = 'translation'" in r.stderr
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert (saved["augment"], saved["lr_d"], saved["g_width"]) == ("translation", 1e-4, 8)
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 4, "event": "change", "lr_d": 1e-4, "augment": "translation"} in log
+    assert [e["step"] for e in log if "loss_d" in e] == list(range(1, 7))
+    bad = cli("gan.train", "--steps", "8", "--out", out, "--resume", "--augment", "mirror")
+    assert bad.returncode == 2 and "unknown augmentation 'mirror'" in bad.stderr and "Traceback" not in bad.stderr

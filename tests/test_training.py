@@ -186,6 +186,42 @@ def test_live_hyperparameter_changes_apply_and_survive_resume(tmp_path):
     assert resumed.trainer.opt_g.param_groups[0]["lr"] == 1e-3 and resumed.cfg.n_critic == 2
 
 
+def test_resume_with_a_changed_live_setting_equals_changing_it_without_a_stop(tmp_path):
+    """`--resume --augment ...`: the same run as one that turned augmentation on at that step and never stopped,
+    and later resumes keep it on."""
+    straight = TrainingSession(tiny(steps=8, checkpoint_every=4), tmp_path / "straight", resume=False)
+    for _ in range(4):
+        straight.advance()
+    straight.trainer.set_hyperparameters(augment="cutout,translation", lr_g=1e-3)
+    while not straight.done:
+        straight.advance()
+    straight.finish()
+    run_to(tmp_path / "resumed", 4)
+    s = TrainingSession(tiny(steps=8), tmp_path / "resumed", resume=True,
+                        changes={"augment": "cutout,translation", "lr_g": 1e-3, "n_critic": 1})
+    assert s.trainer.augment_policy == ("cutout", "translation") and s.trainer.opt_g.param_groups[0]["lr"] == 1e-3
+    while not s.done:
+        s.advance()
+    s.finish()
+    assert losses_of(tmp_path / "straight") == losses_of(tmp_path / "resumed")
+    changes = [e for e in read_metrics(tmp_path / "resumed") if e.get("event") == "change"]
+    assert changes == [{"step": 4, "event": "change", "augment": "cutout,translation", "lr_g": 1e-3}]  # n_critic: same
+    again = TrainingSession(tiny(steps=10), tmp_path / "resumed", resume=True)  # no flags: the change holds
+    assert again.cfg.augment == "cutout,translation" and again.trainer.augment_policy == ("cutout", "translation")
+    assert again.trainer.opt_g.param_groups[0]["lr"] == 1e-3
+    assert json.loads((tmp_path / "resumed" / "config.json").read_text())["train"]["augment"] == "cutout,translation"
+    off = TrainingSession(tiny(steps=10), tmp_path / "resumed", resume=True, changes={"augment": ""})
+    assert off.trainer.augment_policy == ()
+    with pytest.raises(GanInputError, match="translation, cutout"):
+        TrainingSession(tiny(steps=10), tmp_path / "resumed", resume=True, changes={"augment": "flip"})
+
+
+def test_points_refuse_augmentation_on_resume(tmp_path):
+    run_to(tmp_path, 2, dataset="grid25")
+    with pytest.raises(GanInputError, match="2-D"):
+        TrainingSession(tiny(steps=4, dataset="grid25"), tmp_path, resume=True, changes={"augment": "cutout"})
+
+
 @pytest.mark.parametrize("bad,match", [
     (dict(batch_size=0), "batch-size"), (dict(lr_g=-1e-4), "lr-g"), (dict(lr_d=float("nan")), "lr-d"),
     (dict(steps=0), "steps"), (dict(loss="gan"), "bce"), (dict(arch="resnet"), "dcgan"),
