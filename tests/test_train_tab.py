@@ -138,3 +138,26 @@ def test_a_run_survives_a_page_reload(train_app, browser):
     assert len(manager.active_runs()) == 1  # the reload neither stopped nor forked the run
     manager.stop_all()
     page.close()
+
+
+def test_augmentation_can_be_switched_on_while_a_run_trains(client, train_app, browser):
+    from playwright.sync_api import expect
+
+    url, manager, _ = train_app
+    manager.stop_all()
+    client.predict(api_name="/start_training", batch_size=16)
+    run = manager.get(None)
+    poll(client, lambda s: s["step"] >= 2)
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_text("Change while it runs").click()
+    page.locator("#train-live-augment input").check()
+    page.locator("#train-apply").click()
+    expect(page.locator("#train-message")).to_contain_text("augment = translation,cutout", timeout=30_000)
+    assert run.session.trainer.augment_policy == ("translation", "cutout")
+    assert run.changes[-1]["augment"] == "translation,cutout"  # logged, and drawn as a marker on the chart
+    before = client.predict(api_name="/training_status")["step"]
+    poll(client, lambda s: s["step"] > before + 2)  # and it trains on, augmented
+    manager.stop_all()
+    page.close()

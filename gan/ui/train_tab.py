@@ -148,10 +148,11 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
         handler.__name__ = f"{action}_training"
         return handler
 
-    def apply_live(run_id, lr_g, lr_d, n_critic):
+    def apply_live(run_id, lr_g, lr_d, n_critic, augment):
         def act():
             changed = manager.get(run_id or None).set_hyperparameters(
-                lr_g=_num(lr_g, "lr_g"), lr_d=_num(lr_d, "lr_d"), n_critic=_int(n_critic, "n_critic"))
+                lr_g=_num(lr_g, "lr_g"), lr_d=_num(lr_d, "lr_d"), n_critic=_int(n_critic, "n_critic"),
+                augment=AUGMENT_POLICY if augment else "")
             return ("changed " + ", ".join(f"{k} = {v}" for k, v in changed.items())) if changed else "no change"
         return _call(act)
 
@@ -233,7 +234,7 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
             return grid, upscale(one, 224), f"checkpoint at step {step}"
         return _call(act)
 
-    def fork(run_id, index, lr_g, lr_d, n_critic):
+    def fork(run_id, index, lr_g, lr_d, n_critic, augment):
         def act():
             from gan.session import list_snapshots
 
@@ -243,7 +244,8 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                 raise GanInputError("this run has no checkpoints yet")
             step = snaps[min(int(index), len(snaps) - 1)][0]
             new = manager.fork(run.id, step, {"lr_g": _num(lr_g, "lr_g"), "lr_d": _num(lr_d, "lr_d"),
-                                              "n_critic": _int(n_critic, "n_critic")})
+                                              "n_critic": _int(n_critic, "n_critic"),
+                                              "augment": AUGMENT_POLICY if augment else ""})
             publish_live(new)
             return gr.update(choices=_run_choices(manager), value=new.id), f"forked {run.id} at step {step} → {new.id}"
         return _call(act)
@@ -295,7 +297,8 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                 live_lr_g = gr.Number(p["lr_g"], label="lr G")
                 live_lr_d = gr.Number(p["lr_d"], label="lr D")
                 live_n_critic = gr.Number(p["n_critic"], label="n_critic", precision=0)
-                apply_btn = gr.Button("Apply")
+                live_augment = gr.Checkbox(p["augment"], label="augment D's images", elem_id="train-live-augment")
+                apply_btn = gr.Button("Apply", elem_id="train-apply")
     status_md = gr.Markdown(_status_line(None), elem_id="train-status")
     with gr.Row():
         grid_img = gr.Image(label="Samples from fixed noise (EMA generator)", elem_id="train-grid", height=300,
@@ -325,13 +328,14 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
         api = {"single_step": "step_training"}.get(action, f"{action}_training")
         btn.click(control(action), run_pick, status_json, api_name=api, concurrency_id="train-control")
     gr.api(training_status, api_name="training_status")
-    apply_btn.click(apply_live, [run_pick, live_lr_g, live_lr_d, live_n_critic], action_msg, api_visibility="private")
+    live = [live_lr_g, live_lr_d, live_n_critic, live_augment]
+    apply_btn.click(apply_live, [run_pick, *live], action_msg, api_visibility="private")
     save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model")
     travel.release(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                    api_visibility="private")
     travel_seed.submit(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                        api_visibility="private")
-    fork_btn.click(fork, [run_pick, travel, live_lr_g, live_lr_d, live_n_critic], [run_pick, action_msg],
+    fork_btn.click(fork, [run_pick, travel, *live], [run_pick, action_msg],
                    api_visibility="private")
     timer = gr.Timer(1.0)
     seen = gr.State({})
