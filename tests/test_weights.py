@@ -28,7 +28,7 @@ SHIPPED = {
     "grid25-hinge.safetensors": ("grid25", None, [[1.9993, -2.0437], [-3.9727, -0.0275], [-3.9885, -2.0214]]),
     "grid25-lsgan.safetensors": ("grid25", None, [[0.0314, 1.8134], [-2.1627, -1.981], [-3.9884, 0.0064]]),
     "mnist-cond.safetensors": ("mnist", 4, [[-1.0, -0.8542, 0.6087], [-0.9959, 0.4451, 0.0808], [-0.2839, 0.9023, -0.0437]]),
-    "mnist-dcgan.safetensors": ("mnist", None, [[0.9788, 0.3187, -0.9308], [0.9546, 0.8592, 0.5237], [0.3557, 0.8338, 0.8967]]),
+    "mnist-dcgan.safetensors": ("mnist", None, [[0.994, 0.2425, -0.9588], [0.9959, 0.9873, 0.7305], [0.0595, 0.9962, 1.0]]),
     "mnist-progan.safetensors": ("mnist", None, [[0.9793, 0.8121, -0.992], [0.9729, 0.9582, 0.3809], [0.6075, 0.6113, 0.9401]]),
     "ring8-gan.safetensors": ("ring8", None, [[0.6526, -0.767], [0.0037, 0.998], [0.6965, 0.6991]]),
     "ring8-lsgan.safetensors": ("ring8", None, [[0.705, 0.7099], [-1.0037, -0.0022], [-0.7071, 0.7087]]),
@@ -70,6 +70,8 @@ def test_shipped_classifier_loads_and_meets_its_accuracy(dataset):
 
 @pytest.mark.parametrize("name,goal", [
     ("mnist-cond.safetensors", lambda f: f["label_accuracy"] >= 0.97 and f["classes_covered"] == 10),
+    # the two of its four goals it meets (FD 7x the floor and classifier score 7.3 miss theirs: weights/README.md)
+    ("mnist-dcgan.safetensors", lambda f: f["classes_covered"] == 10 and f["class_kl"] < 0.05),
     ("grid25-hinge.safetensors", lambda f: f["modes_covered"] >= 24 and f["high_quality"] >= 0.90),
     ("grid25-gan.safetensors", lambda f: f["modes_covered"] < 24),          # the collapse example: visibly fewer
 ])
