@@ -114,7 +114,7 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                               lr_d=_num(lr_d, "lr_d"), beta1=_num(beta1, "beta1"), beta2=_num(beta2, "beta2"),
                               batch_size=_int(batch_size, "batch size"), n_critic=_int(n_critic, "n_critic"),
                               ema=_num(ema, "ema"), seed=_int(seed, "seed"), device=device or "auto",
-                              augment=AUGMENT_POLICY if augment else "", sample_every=250, checkpoint_every=250, log_every=10)
+                              augment=_augment_policy(augment), sample_every=250, checkpoint_every=250, log_every=10)
             if loss not in LOSSES:
                 raise GanInputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
             if dataset in (UPLOAD_ZIP, UPLOAD_CSV):
@@ -152,7 +152,7 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
         def act():
             changed = manager.get(run_id or None).set_hyperparameters(
                 lr_g=_num(lr_g, "lr_g"), lr_d=_num(lr_d, "lr_d"), n_critic=_int(n_critic, "n_critic"),
-                augment=AUGMENT_POLICY if augment else "")
+                augment=_augment_policy(augment))
             return ("changed " + ", ".join(f"{k} = {v}" for k, v in changed.items())) if changed else "no change"
         return _call(act)
 
@@ -245,7 +245,7 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
             step = snaps[min(int(index), len(snaps) - 1)][0]
             new = manager.fork(run.id, step, {"lr_g": _num(lr_g, "lr_g"), "lr_d": _num(lr_d, "lr_d"),
                                               "n_critic": _int(n_critic, "n_critic"),
-                                              "augment": AUGMENT_POLICY if augment else ""})
+                                              "augment": _augment_policy(augment)})
             publish_live(new)
             return gr.update(choices=_run_choices(manager), value=new.id), f"forked {run.id} at step {step} → {new.id}"
         return _call(act)
@@ -357,6 +357,11 @@ def _call(fn):
         return fn()
     except GanInputError as e:
         raise gr.Error(str(e), print_exception=False) from None
+
+
+def _augment_policy(checked) -> str:
+    """An augment box's value as TrainConfig.augment: the DiffAugment policy, or "" for none."""
+    return AUGMENT_POLICY if checked else ""
 
 
 def _num(value, name: str) -> float:
