@@ -100,12 +100,16 @@ def _check(cfg: TrainConfig) -> None:
     cfg.augment = ",".join(parse_policy(cfg.augment))
 
 
+def _check_augment_fits(kind: str, augment: str) -> None:
+    if augment and kind != "image":
+        raise GanInputError("--augment transforms images; 2-D point data has none")
+
+
 def model_config_for(cfg: TrainConfig, ds: Dataset) -> ModelConfig:
     image = ds.kind == "image"
     if not image and cfg.conditional:
         raise GanInputError("--conditional needs an image dataset with class labels")
-    if not image and cfg.augment:
-        raise GanInputError("--augment transforms images; 2-D point data has none")
+    _check_augment_fits(ds.kind, cfg.augment)
     if cfg.conditional and ds.n_classes < 2:
         raise GanInputError(f"--conditional needs class labels, and {ds.name} has none")
     return ModelConfig(
@@ -334,8 +338,8 @@ class Trainer:
             _check(trial)  # also normalises the augmentation policy's spelling
             if getattr(trial, name) == getattr(self.cfg, name):
                 continue
-            if name == "augment" and trial.augment and self.model_config.kind != "image":
-                raise GanInputError("--augment transforms images; 2-D point data has none")
+            if name == "augment":
+                _check_augment_fits(self.model_config.kind, trial.augment)
             changed[name] = getattr(trial, name)
         for name, value in changed.items():
             self._apply_setting(name, value)
