@@ -67,8 +67,14 @@ class DistContext:
         return box[0]
 
     def close(self) -> None:
+        """Tear the process group down. Call it once the trainers are gone: a DDP wrapper still alive (or waiting
+        in a reference cycle) keeps gloo's threads until interpreter shutdown, where tearing them down aborts the
+        process ("terminate called without an active exception") after the run itself has finished."""
+        import gc
+
         import torch.distributed as dist
 
+        gc.collect()  # free DDP wrappers caught in reference cycles while the group can still shut them down
         if dist.is_initialized():
             dist.destroy_process_group()
 

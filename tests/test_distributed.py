@@ -57,18 +57,14 @@ def inject_batches(trainer, rank: int, world: int, per_rank: int) -> None:
     trainer._real_batch, trainer._noise = real_batch, noise
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
+def _identical_weights_report(ctx, world: int) -> dict:
+    """Identical weights and buffers on every rank after every step: DCGAN with BatchNorm on sharded MNIST, and
+    WGAN-GP (double backward through DDP, two D steps per G step) on 2-D points."""
     import torch.distributed as dist
 
     from gan import distributed as gd
 
-    ctx = gd.init_from_env("cpu")
     report = {}
-    # Identical weights and buffers on every rank after every step: DCGAN with BatchNorm on sharded MNIST, and
-    # WGAN-GP (double backward through DDP, two D steps per G step) on 2-D points.
     for name, kw in (("dcgan-bce", dict(dataset="mnist", loss="bce", batch_size=8)),
                      ("mlp-wgan-gp", dict(dataset="grid25", loss="wgan-gp", n_critic=2, batch_size=32))):
         t = Trainer(TrainConfig(**TINY, **kw))
@@ -84,15 +80,36 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
         t.flush()
         report[name] = {"diffs": diffs, "moved": float((state_vector(t.G, t.D) - start).abs().max()),
                         "shard": len(t.data)}
-    # The same global batch split over the ranks: a model without BatchNorm (mlp), unsharded data.
+    return report
+
+
+def _split_batch_weights(ctx, rank: int, world: int) -> dict:
+    """The same global batch split over the ranks: a model without BatchNorm (mlp), unsharded data."""
+    from gan import distributed as gd
+
     t = Trainer(TrainConfig(**TINY, dataset="grid25", loss="bce", batch_size=B))
     gd.setup_trainer(t, ctx, shard=False)
     inject_batches(t, rank, world, B)
     for _ in range(STEPS):
         gd.step(t, ctx)
+    return {"G": state_vector(t.G), "D": state_vector(t.D)}
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from gan import distributed as gd
+
+    ctx = gd.init_from_env("cpu")
+    # The trainers live inside the helpers, so none outlives the process group (as in gan.train's main): one left
+    # for interpreter shutdown aborts the process there, once in a few dozen runs.
+    report = _identical_weights_report(ctx, world)
+    split = _split_batch_weights(ctx, rank, world)
     if rank == 0:
-        torch.save({"G": state_vector(t.G), "D": state_vector(t.D)}, Path(out) / "split.pt")
+        torch.save(split, Path(out) / "split.pt")
         (Path(out) / "report.json").write_text(json.dumps(report))
+    ctx.barrier()  # leave together, as gan.train does
     ctx.close()
 
 
