@@ -1,7 +1,7 @@
 """python -m gan.train: train a GAN headless, with a tqdm bar, sample grids, atomic checkpoints and --resume.
 
     python -m gan.train --dataset mnist --arch dcgan --loss bce --steps 3000 --out runs/mnist-dcgan
-    python -m gan.train ... --resume          # continue (or start, if the folder holds no checkpoint)
+    python -m gan.train --out runs/x --resume  # continue to the run's own total (or start, if no checkpoint)
     python -m gan.train --out runs/x --steps 8000 --resume --lr-g 1e-4   # continue with a live setting changed
     python -m gan.train --dataset grid25 --loss wgan-gp --steps 5000
     python -m gan.train --dry-run             # one step of every phase, nothing written
@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default=None, help=f"one of: {', '.join(ARCHITECTURES)} (default: dcgan for images, "
                                                 "mlp for 2-D points)")
     p.add_argument("--loss", default=d.loss, help=f"one of: {', '.join(LOSSES)} (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=d.steps, help="total training steps (G updates) (default: %(default)s)")
+    p.add_argument("--steps", type=int, help=f"total training steps (G updates) (default: {d.steps}; with --resume, "
+                                             "the run's own total)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<dataset>-<arch>-<loss>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint; "
                                                          "starts fresh if there is none")
@@ -80,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     fields = TrainConfig.__dataclass_fields__
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    given = {k: v for k, v in vars(args).items() if k in fields}
+    if given.get("steps") is None:
+        given.pop("steps", None)
+    cfg = TrainConfig(**given)
     cfg.augment = cfg.augment or ""
     return cfg
 
@@ -136,13 +140,21 @@ def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
 
     from gan import distributed
     from gan.session import TrainingSession
+    from gan.training import saved_train_config
 
     out = Path(args.out) if args.out else default_out(cfg)
+    if ctx is not None:
+        out = ctx.broadcast(out)  # rank 0's default folder name (its clock) for every rank
+    if args.resume and args.steps is None:
+        # `--resume` alone finishes the run it finds, to its own total; the default total would end it early (and a
+        # growing model's fade-in schedule is a function of the total). Other ranks get rank 0's settings.
+        saved = saved_train_config(out)
+        if saved is not None:
+            cfg.steps = saved.steps
     changes = resume_changes(args)
     if ctx is None:
         session = TrainingSession(cfg, out, resume=args.resume, changes=changes)
     else:
-        out = ctx.broadcast(out)  # rank 0's default folder name (its clock) for every rank
         session = distributed.open_session(cfg, out, args.resume, ctx, changes)
         if not ctx.is_writer:
             log.setLevel(logging.WARNING)

@@ -163,10 +163,12 @@ def test_kill_9_then_resume_loses_nothing_beyond_the_checkpoint(tmp_path):
                      len((out / "metrics.jsonl").read_text().splitlines()) >= 12)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    r = cli(*args, "--resume")
+    # `--resume` alone: the run's own settings, its own total of 60 steps included (not the default --steps)
+    r = cli("gan.train", "--out", out, "--resume")
     assert r.returncode == 0, r.stderr
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 61))
+    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 60
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
 
 
