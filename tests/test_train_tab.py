@@ -161,3 +161,31 @@ def test_augmentation_can_be_switched_on_while_a_run_trains(client, train_app, b
     poll(client, lambda s: s["step"] > before + 2)  # and it trains on, augmented
     manager.stop_all()
     page.close()
+
+
+def test_change_while_it_runs_starts_from_the_runs_own_settings(client, train_app, browser):
+    """Apply sends all four live fields: they must show the picked run's values, not the form's preset, so that
+    changing lr G alone leaves the run's n_critic and lr D as they were."""
+    from playwright.sync_api import expect
+
+    url, manager, _ = train_app
+    manager.stop_all()
+    client.predict(api_name="/start_training", batch_size=16, lr_g=1e-4, lr_d=3e-4, n_critic=3, augment=True)
+    run = manager.get(None)
+    poll(client, lambda s: s["step"] >= 1)
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_text("Change while it runs").click()
+    expect(page.locator("#train-live-n-critic input")).to_have_value("3", timeout=30_000)
+    expect(page.locator("#train-live-lr-d input")).to_have_value("0.0003")
+    expect(page.locator("#train-live-augment input")).to_be_checked()
+    page.locator("#train-live-lr-g input").fill("0.00005")
+    page.locator("#train-apply").click()
+    expect(page.locator("#train-message")).to_have_text("changed lr_g = 5e-05", timeout=30_000)
+    settings = client.predict(api_name="/training_status")["settings"]
+    assert (settings["lr_g"], settings["lr_d"], settings["n_critic"], settings["augment"]) == \
+        (5e-5, 3e-4, 3, "translation,cutout")
+    assert run.changes == [{"step": run.changes[0]["step"], "event": "change", "lr_g": 5e-5}]
+    manager.stop_all()
+    page.close()

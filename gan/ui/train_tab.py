@@ -87,12 +87,13 @@ def run_manager(ctx) -> RunManager:
 
 
 def build(ctx, demo) -> None:
-    build_train_tab(run_manager(ctx), ctx.catalog)
+    build_train_tab(run_manager(ctx), ctx.catalog, demo)
 
 
-def build_train_tab(manager: RunManager, catalog=None) -> None:
+def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
     """Lay out the Train tab inside the current gr.Tab and wire its events. `catalog` (optional) receives
-    the live model of each run as "live: <run id>" for the Explore tab."""
+    the live model of each run as "live: <run id>" for the Explore tab; `demo` (optional) is the page, for what it
+    must show as soon as it opens."""
     p = preset_values(DEFAULT_PRESET)
 
     def publish_live(run) -> None:
@@ -155,6 +156,15 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                 augment=_augment_policy(augment))
             return ("changed " + ", ".join(f"{k} = {v}" for k, v in changed.items())) if changed else "no change"
         return _call(act)
+
+    def live_values(run_id):
+        """The picked run's own live settings: Apply and Fork send all four, so the fields must start from the
+        run's values (not the form's preset), or changing one would quietly change the others too."""
+        try:
+            settings = manager.get(run_id or None).view().settings
+        except GanInputError:
+            return [gr.skip()] * 4
+        return settings["lr_g"], settings["lr_d"], settings["n_critic"], bool(settings["augment"])
 
     def save_model(run_id):
         def act():
@@ -294,9 +304,9 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
                 save_btn = gr.Button("Save as model", elem_id="train-save")
             action_msg = gr.Markdown("", elem_id="train-message")
             with gr.Accordion("Change while it runs", open=False):
-                live_lr_g = gr.Number(p["lr_g"], label="lr G")
-                live_lr_d = gr.Number(p["lr_d"], label="lr D")
-                live_n_critic = gr.Number(p["n_critic"], label="n_critic", precision=0)
+                live_lr_g = gr.Number(p["lr_g"], label="lr G", elem_id="train-live-lr-g")
+                live_lr_d = gr.Number(p["lr_d"], label="lr D", elem_id="train-live-lr-d")
+                live_n_critic = gr.Number(p["n_critic"], label="n_critic", precision=0, elem_id="train-live-n-critic")
                 live_augment = gr.Checkbox(p["augment"], label="augment D's images", elem_id="train-live-augment")
                 apply_btn = gr.Button("Apply", elem_id="train-apply")
     status_md = gr.Markdown(_status_line(None), elem_id="train-status")
@@ -330,6 +340,9 @@ def build_train_tab(manager: RunManager, catalog=None) -> None:
     gr.api(training_status, api_name="training_status")
     live = [live_lr_g, live_lr_d, live_n_critic, live_augment]
     apply_btn.click(apply_live, [run_pick, *live], action_msg, api_visibility="private")
+    run_pick.change(live_values, run_pick, live, show_progress="hidden", api_visibility="private")
+    if demo is not None:  # a page opened on the run already picked gets no change event
+        demo.load(live_values, run_pick, live, show_progress="hidden", api_visibility="private")
     save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model")
     travel.release(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                    api_visibility="private")
