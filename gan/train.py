@@ -140,12 +140,12 @@ def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
 
     from gan import distributed
     from gan.session import TrainingSession
-    from gan.training import saved_train_config
+    from gan.training import CHECKPOINT, saved_train_config
 
     out = Path(args.out) if args.out else default_out(cfg)
     if ctx is not None:
         out = ctx.broadcast(out)  # rank 0's default folder name (its clock) for every rank
-    if args.resume and args.steps is None:
+    if args.resume and args.steps is None and (out / CHECKPOINT).is_file():
         # `--resume` alone finishes the run it finds, to its own total; the default total would end it early (and a
         # growing model's fade-in schedule is a function of the total). Other ranks get rank 0's settings.
         saved = saved_train_config(out)

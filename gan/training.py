@@ -419,7 +419,13 @@ class Trainer:
 
 
 def saved_train_config(run_dir: str | Path) -> TrainConfig | None:
+    """The settings a run folder's config.json records; None when it has none. A damaged file is the user's to fix,
+    so it is reported as input, not as a crash."""
     p = Path(run_dir) / CONFIG_FILE
     if not p.is_file():
         return None
-    return TrainConfig.from_dict(json.loads(p.read_text())["train"])
+    try:
+        return TrainConfig.from_dict(json.loads(p.read_text())["train"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise GanInputError(f"{p} does not hold a run's settings ({e.__class__.__name__}: {e}); "
+                            "restore it or pick another --out") from None

@@ -172,6 +172,17 @@ def test_kill_9_then_resume_loses_nothing_beyond_the_checkpoint(tmp_path):
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
 
 
+def test_resume_with_a_damaged_config_says_so_and_keeps_the_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert cli("gan.train", "--steps", "2", "--out", out, *TINY).returncode == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    (out / "config.json").write_text("{not json")
+    r = cli("gan.train", "--out", out, "--resume")
+    assert r.returncode == 2 and "config.json does not hold a run's settings" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
 def test_ctrl_c_checkpoints_the_current_step(tmp_path):
     out = tmp_path / "run"
     p = popen("gan.train", "--steps", "100000", "--checkpoint-every", "100000", "--log-every", "1", "--out", out,
