@@ -140,18 +140,28 @@ def test_a_run_survives_a_page_reload(train_app, browser):
     page.close()
 
 
-def test_augmentation_can_be_switched_on_while_a_run_trains(client, train_app, browser):
-    from playwright.sync_api import expect
-
+def start_and_open_live_panel(client, train_app, browser, **settings):
+    """Start a run (batch 16, these settings) alone on the server, let it take two steps, and open a page on the
+    Train tab with "Change while it runs" open. Returns the run and the page."""
     url, manager, _ = train_app
     manager.stop_all()
-    client.predict(api_name="/start_training", batch_size=16)
+    client.predict(api_name="/start_training", batch_size=16, **settings)
     run = manager.get(None)
     poll(client, lambda s: s["step"] >= 2)
     page = browser.new_page()
     page.goto(url)
     page.get_by_role("tab", name="Train").click()
     page.get_by_text("Change while it runs").click()
+    return run, page
+
+
+def test_augmentation_can_be_switched_on_while_a_run_trains(client, train_app, browser):
+    from playwright.sync_api import expect
+
+    manager = train_app[1]
+    run, page = start_and_open_live_panel(client, train_app, browser, n_critic=2)
+    # the fields take the run's values once the page has loaded them: tick the box after that, or it is reset
+    expect(page.locator("#train-live-n-critic input")).to_have_value("2", timeout=30_000)
     page.locator("#train-live-augment input").check()
     page.locator("#train-apply").click()
     expect(page.locator("#train-message")).to_contain_text("augment = translation,cutout", timeout=30_000)
@@ -168,15 +178,8 @@ def test_change_while_it_runs_starts_from_the_runs_own_settings(client, train_ap
     changing lr G alone leaves the run's n_critic and lr D as they were."""
     from playwright.sync_api import expect
 
-    url, manager, _ = train_app
-    manager.stop_all()
-    client.predict(api_name="/start_training", batch_size=16, lr_g=1e-4, lr_d=3e-4, n_critic=3, augment=True)
-    run = manager.get(None)
-    poll(client, lambda s: s["step"] >= 1)
-    page = browser.new_page()
-    page.goto(url)
-    page.get_by_role("tab", name="Train").click()
-    page.get_by_text("Change while it runs").click()
+    manager = train_app[1]
+    run, page = start_and_open_live_panel(client, train_app, browser, lr_g=1e-4, lr_d=3e-4, n_critic=3, augment=True)
     expect(page.locator("#train-live-n-critic input")).to_have_value("3", timeout=30_000)
     expect(page.locator("#train-live-lr-d input")).to_have_value("0.0003")
     expect(page.locator("#train-live-augment input")).to_be_checked()
