@@ -31,7 +31,7 @@ from gan.errors import GanInputError
 GENERATOR_FORMAT = "ganscope"
 CLASSIFIER_FORMAT = "ganscope-classifier"
 MAX_HEADER_BYTES = 16 * 2 ** 20
-RUN_MODEL_FILE = "generator.safetensors"   # gan.training.MODEL_FILE (not imported: it pulls in torch)
+RUN_MODEL_FILE = "generator.safetensors"   # gan.checkpoint.RUN_MODEL_FILE (not imported: it pulls in torch)
 LIVE_DIRECTIONS_MAX_AGE_S = 30.0           # a live model's weights move: recompute its directions now and then
 
 

@@ -24,6 +24,7 @@ from gan.errors import GanInputError
 FORMAT = "ganscope"
 FORMAT_VERSION = "1"
 MAX_MODEL_FILE_BYTES = 512 * 2 ** 20
+RUN_MODEL_FILE = "generator.safetensors"  # a run folder's model, written when the run finishes or is saved
 
 
 @contextlib.contextmanager
@@ -85,6 +86,11 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[st
     from safetensors import safe_open
 
     p = Path(path)
+    if p.is_dir():  # a run folder stands for its model
+        if not (p / RUN_MODEL_FILE).is_file():
+            raise GanInputError(f"{str(path)!r} is a folder without a {RUN_MODEL_FILE}: a run writes it when it "
+                                "finishes (or on 'Save as model'); its checkpoints/ hold the earlier steps")
+        p = p / RUN_MODEL_FILE
     if not p.is_file():
         raise GanInputError(f"no such model file: {str(path)!r}")
     if p.stat().st_size > MAX_MODEL_FILE_BYTES:

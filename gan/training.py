@@ -33,7 +33,7 @@ from gan.models import ARCHITECTURES, build_discriminator, build_generator
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
-MODEL_FILE = "generator.safetensors"
+MODEL_FILE = ckpt.RUN_MODEL_FILE
 METRICS_LOG = "metrics.jsonl"
 CONFIG_FILE = "config.json"
 SAMPLES_DIR = "samples"

@@ -64,6 +64,15 @@ def test_same_seed_same_image_from_the_command_line(trained, tmp_path):
     cli("gan.generate", model, "--seeds", "5", "--out", tmp_path / "a.png")
     cli("gan.generate", model, "--seeds", "5", "--out", tmp_path / "b.png")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+    # the run folder (what --out named) stands for its model
+    assert cli("gan.generate", trained, "--seeds", "5", "--out", tmp_path / "c.png").returncode == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "c.png")))
+
+
+def test_a_run_folder_without_a_model_yet_says_where_it_will_be(tmp_path):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    r = cli("gan.generate", tmp_path / "run", "--out", tmp_path / "x.png")
+    assert r.returncode == 2 and "without a generator.safetensors" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_dry_run_writes_nothing(tmp_path):
