@@ -151,9 +151,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
 
     def apply_live(run_id, lr_g, lr_d, n_critic, augment):
         def act():
-            changed = manager.get(run_id or None).set_hyperparameters(
-                lr_g=_num(lr_g, "lr_g"), lr_d=_num(lr_d, "lr_d"), n_critic=_int(n_critic, "n_critic"),
-                augment=_augment_policy(augment))
+            changed = manager.get(run_id or None).set_hyperparameters(**_live_settings(lr_g, lr_d, n_critic, augment))
             return ("changed " + ", ".join(f"{k} = {v}" for k, v in changed.items())) if changed else "no change"
         return _call(act)
 
@@ -253,9 +251,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             if not snaps:
                 raise GanInputError("this run has no checkpoints yet")
             step = snaps[min(int(index), len(snaps) - 1)][0]
-            new = manager.fork(run.id, step, {"lr_g": _num(lr_g, "lr_g"), "lr_d": _num(lr_d, "lr_d"),
-                                              "n_critic": _int(n_critic, "n_critic"),
-                                              "augment": _augment_policy(augment)})
+            new = manager.fork(run.id, step, _live_settings(lr_g, lr_d, n_critic, augment))
             publish_live(new)
             return gr.update(choices=_run_choices(manager), value=new.id), f"forked {run.id} at step {step} → {new.id}"
         return _call(act)
@@ -375,6 +371,12 @@ def _call(fn):
 def _augment_policy(checked) -> str:
     """An augment box's value as TrainConfig.augment: the DiffAugment policy, or "" for none."""
     return AUGMENT_POLICY if checked else ""
+
+
+def _live_settings(lr_g, lr_d, n_critic, augment) -> dict:
+    """The "Change while it runs" fields as the settings Apply and Fork hand to the run (gan.training.LIVE_SETTINGS)."""
+    return {"lr_g": _num(lr_g, "lr_g"), "lr_d": _num(lr_d, "lr_d"), "n_critic": _int(n_critic, "n_critic"),
+            "augment": _augment_policy(augment)}
 
 
 def _num(value, name: str) -> float:
