@@ -192,3 +192,22 @@ def test_change_while_it_runs_starts_from_the_runs_own_settings(client, train_ap
     assert run.changes == [{"step": run.changes[0]["step"], "event": "change", "lr_g": 5e-5}]
     manager.stop_all()
     page.close()
+
+
+def test_fork_from_a_checkpoint_takes_the_live_fields(client, train_app, browser):
+    from playwright.sync_api import expect
+
+    manager = train_app[1]
+    run, page = start_and_open_live_panel(client, train_app, browser, n_critic=2)
+    poll(client, lambda s: s["step"] >= 255)  # the Train tab checkpoints every 250 steps
+    client.predict(api_name="/stop_training")
+    expect(page.locator("#train-live-n-critic input")).to_have_value("2", timeout=30_000)
+    page.locator("#train-live-lr-g input").fill("0.00005")
+    page.get_by_text("Time travel: the run's checkpoints").click()
+    page.get_by_role("button", name="Fork from here (with the live settings above)").click()
+    expect(page.locator("#train-message")).to_contain_text(f"forked {run.id} at step 250", timeout=30_000)
+    fork = manager.get(None)
+    assert fork.id != run.id and fork.session.resumed_from == 250  # and it trains on from there
+    assert (fork.cfg.lr_g, fork.cfg.lr_d, fork.cfg.n_critic) == (5e-5, run.cfg.lr_d, 2)
+    manager.stop_all()
+    page.close()
