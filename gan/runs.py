@@ -86,6 +86,7 @@ class Run:
         self._paused = threading.Event()
         self._stop = False
         self._single_steps = 0
+        self.idle_rounds = 0                   # rounds of the paused loop that took no step: see _while_paused
         self._lock = threading.Lock()
         if self.step >= self.cfg.steps and (folder / MODEL_FILE).is_file():
             self.state = "finished"
@@ -253,6 +254,10 @@ class Run:
             self._refresh_live(force=True)
 
     def _while_paused(self, s: TrainingSession) -> None:
+        """One round of the paused loop: checkpoint on entry, take a single step when one was asked for, else idle.
+        Idle rounds are counted in `idle_rounds`, so a caller can tell that the thread is parked without sleeping:
+        once the count has gone up twice after reading the step, the thread has been round at least once with
+        nothing to do, and a run that kept training (or took an extra step) would have shown it."""
         if self.state != "paused":
             self._take(s.checkpoint_now())
             self._set_state("paused", f"paused at step {s.step}")
@@ -264,6 +269,8 @@ class Run:
             self._take(s.trainer.flush())
             self._refresh_live(force=True)
         else:
+            with self._lock:
+                self.idle_rounds += 1
             time.sleep(0.02)
 
     def _advance(self) -> None:

@@ -106,12 +106,18 @@ def test_picker_lists_the_good_models_only(page, app_url):
 
 def test_bookmark_saves_and_loads_back(page, app_url, tmp_path):
     img = open_app(page, app_url)
+    # each change redraws the picture: wait for it before the next one, so `wanted` is the last change's picture
+    before = img.get_attribute("src")
     page.locator("#seed input").fill("31")
+    expect(img).not_to_have_attribute("src", before, timeout=30_000)
     page.locator("#raw-accordion").click()
+    before = img.get_attribute("src")
     page.get_by_label("range slider for z[2]").fill("2.5")
+    expect(img).not_to_have_attribute("src", before, timeout=30_000)
+    before = img.get_attribute("src")
     page.get_by_label("range slider for direction 2").fill("-1.5")
+    expect(img).not_to_have_attribute("src", before, timeout=30_000)
     expect(page.locator("#explore-message")).to_have_text("")
-    page.wait_for_timeout(500)
     wanted = img.get_attribute("src")
     page.locator("#bookmark-accordion").click()
     page.locator("#save-bookmark").click()

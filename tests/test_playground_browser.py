@@ -3,7 +3,7 @@ move, Pause, and the counter stops. Its own server with only this tab (the share
 from __future__ import annotations
 
 import os
-import re
+import time
 from pathlib import Path
 
 import pytest
@@ -30,10 +30,11 @@ def playground_url(tmp_path_factory):
     demo.close()
 
 
-def _step(page) -> int:
-    text = page.locator("#pg-status").inner_text()
-    m = re.search(r"step (\d+)", text)
-    return int(m.group(1)) if m else -1
+def _until(predicate, timeout=30.0):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.05)
 
 
 def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
@@ -56,13 +57,16 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
 
     page.locator("#pg-pause").click()
     expect(page.locator("#pg-status")).to_contain_text("paused", timeout=30_000)
-    page.wait_for_timeout(1500)
-    stopped = _step(page)
-    page.wait_for_timeout(1500)
-    assert _step(page) == stopped > 20
+    from gan.ui.playground import manager
+    _until(lambda: manager().parked)  # the thread has drawn its last frame and trains no more
+    stopped = manager().pg.step
+    assert stopped > 20
+    expect(page.locator("#pg-status")).to_contain_text(f"step {stopped} ", timeout=30_000)  # the counter stops
 
-    page.locator("#pg-step").click()  # Step both: exactly one more G update
-    expect(page.locator("#pg-status")).to_contain_text(f"step {stopped + 1} ", timeout=30_000)
+    for n in (1, 2):  # Step both: exactly one more G update per press (a session still playing would overshoot)
+        page.locator("#pg-step").click()
+        expect(page.locator("#pg-status")).to_contain_text(f"step {stopped + n} ", timeout=30_000)
+    assert manager().pg.step == stopped + 2 and manager().parked
 
 
 def test_a_lesson_fills_the_form_and_reset_keeps_its_settings(page, playground_url):
@@ -77,11 +81,7 @@ def test_a_lesson_fills_the_form_and_reset_keeps_its_settings(page, playground_u
     expect(page.locator("#pg-gp-lambda input")).to_have_value("0.1", timeout=30_000)
     assert manager().lesson == "Wasserstein + gradient penalty"
     page.locator("#pg-reset").click()      # applies the form: the lesson's penalty weight must survive it
-    for _ in range(300):                   # a reset from the form is no longer the lesson itself
-        if manager().lesson is None:
-            break
-        page.wait_for_timeout(100)
-    assert manager().lesson is None
+    _until(lambda: manager().lesson is None)  # a reset from the form is no longer the lesson itself
     cfg = manager().pg.trainer.cfg
     assert (cfg.loss, cfg.gp_lambda, cfg.n_critic) == ("wgan-gp", 0.1, 5)
 

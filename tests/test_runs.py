@@ -20,6 +20,14 @@ def until(predicate, timeout=60):
     raise AssertionError("condition not reached")
 
 
+def assert_parked(run, step):
+    """The paused run's thread goes round its idle loop (twice, so once entirely after this call) and the step
+    is still `step`: a run that kept training, or took more steps than asked for, fails here."""
+    rounds = run.idle_rounds
+    until(lambda: run.idle_rounds >= rounds + 2, timeout=30)
+    assert run.view().state == "paused" and run.view().step == step
+
+
 @pytest.fixture
 def manager(tmp_path):
     m = RunManager(tmp_path / "runs")
@@ -33,12 +41,14 @@ def test_start_pause_step_resume_stop(manager):
     run.pause()
     until(lambda: run.view().state == "paused")
     paused_at = run.view().step
-    time.sleep(0.5)
-    assert run.view().step == paused_at  # stays put
+    assert_parked(run, paused_at)  # stays put
     run.single_step()
     until(lambda: run.view().step == paused_at + 1)
-    time.sleep(0.3)
-    assert run.view().step == paused_at + 1  # exactly one
+    assert_parked(run, paused_at + 1)  # exactly one
+    run.single_step()
+    assert run.view().step == paused_at + 2  # and one more
+    assert_parked(run, paused_at + 2)
+    paused_at += 2
     with pytest.raises(GanInputError, match="already active"):
         manager.start(TrainConfig(steps=10, **TINY))
     run.resume()
@@ -117,8 +127,9 @@ def test_live_pipeline_follows_training(manager):
     run = manager.start(TrainConfig(steps=100_000, **TINY))
     until(lambda: run.live is not None and run.grid is not None)
     first = run.live(seeds=[1], output_type="np")
+    version = run.grid_version  # the refresh after next copies weights that are newer than `first`'s
     until(lambda: run.view().step > 60, timeout=120)
-    time.sleep(1.5)
+    until(lambda: run.grid_version >= version + 2)
     assert (run.live(seeds=[1], output_type="np") != first).any()
     assert run.live.name == f"live: {run.id}"
 

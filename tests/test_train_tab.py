@@ -24,6 +24,16 @@ def poll(client, predicate, timeout=120):
     raise AssertionError(f"status never satisfied the condition: {status}")
 
 
+def wait_parked(run, timeout=30):
+    """Until the paused run's thread has gone round its idle loop twice (once entirely after this call), so a
+    step read afterwards is where the run stays: a run that kept training would have moved on."""
+    rounds = run.idle_rounds
+    end = time.time() + timeout
+    while run.idle_rounds < rounds + 2:
+        assert time.time() < end, f"run {run.id} never parked: {run.view().state}, step {run.view().step}"
+        time.sleep(0.02)
+
+
 def test_full_control_cycle_through_the_api(client, train_app):
     from gradio_client.exceptions import AppError
 
@@ -36,13 +46,15 @@ def test_full_control_cycle_through_the_api(client, train_app):
         client.predict(api_name="/start_training")
     paused = client.predict(api_name="/pause_training")
     assert paused["state"] == "paused"
-    a = client.predict(api_name="/training_status")["step"]
-    time.sleep(0.6)
-    b = client.predict(api_name="/training_status")["step"]
-    assert a == b  # the step stays put across two polls
+    a = paused["step"]
+    wait_parked(train_app[1].get(None))
+    assert client.predict(api_name="/training_status")["step"] == a  # the step stays put
     with pytest.raises(AppError, match="only a running run"):
         client.predict(api_name="/pause_training")
-    assert client.predict(api_name="/step_training")["step"] == a + 1
+    assert client.predict(api_name="/step_training")["step"] == a + 1  # exactly one step per press
+    assert client.predict(api_name="/step_training")["step"] == a + 2
+    wait_parked(train_app[1].get(None))
+    assert client.predict(api_name="/training_status")["step"] == a + 2
     assert client.predict(api_name="/resume_training")["state"] == "running"
     with pytest.raises(AppError, match="pause it first"):
         client.predict(api_name="/step_training")
@@ -113,31 +125,38 @@ def test_a_run_survives_a_page_reload(train_app, browser):
     page = browser.new_page()
     page.goto(url)
     page.get_by_role("tab", name="Train").click()
+    page.get_by_text("Hyperparameters").click()
+    page.get_by_label("batch size", exact=True).fill("16")  # small batches, as a user in a hurry would
     page.locator("#train-start").click()
     status = page.locator("#train-status")
     expect(status).to_contain_text("running", timeout=30_000)
+    assert manager.get(None).cfg.batch_size == 16
 
     def step_shown():
         import re
         m = re.search(r"step ([\d,]+) /", status.inner_text())
         return int(m.group(1).replace(",", "")) if m else -1
 
-    deadline = time.time() + 60
-    while step_shown() < 15 and time.time() < deadline:
-        time.sleep(0.3)
+    wait_for_step_above(page, 14)
     before = step_shown()
     assert before >= 15
     page.reload()
     page.get_by_role("tab", name="Train").click()
     expect(page.locator("#train-status")).to_contain_text("running", timeout=30_000)
     expect(page.locator("#train-plot")).to_be_visible(timeout=15_000)
-    time.sleep(2.5)
-    after = step_shown()
-    assert after > before  # still training after the reload, and the page shows it
+    wait_for_step_above(page, before)  # still training after the reload, and the page shows it
+    assert step_shown() > before
     page.screenshot(path=str(train_app[2] / "train-tab.png"), full_page=True)
     assert len(manager.active_runs()) == 1  # the reload neither stopped nor forked the run
     manager.stop_all()
     page.close()
+
+
+def wait_for_step_above(page, n, timeout=60_000):
+    """Until the Train tab's status line shows a step above n."""
+    page.wait_for_function(
+        "n => { const m = document.querySelector('#train-status').innerText.match(/step ([\\d,]+) \\//);"
+        " return m !== null && Number(m[1].replace(/,/g, '')) > n; }", arg=n, timeout=timeout)
 
 
 def start_and_open_live_panel(client, train_app, browser, **settings):
@@ -199,15 +218,18 @@ def test_fork_from_a_checkpoint_takes_the_live_fields(client, train_app, browser
 
     manager = train_app[1]
     run, page = start_and_open_live_panel(client, train_app, browser, n_critic=2)
-    poll(client, lambda s: s["step"] >= 255)  # the Train tab checkpoints every 250 steps
-    client.predict(api_name="/stop_training")
+    # Pausing and stopping each write a checkpoint: two of them, one step apart, without waiting for the
+    # 250-step schedule. The time-travel slider starts on the first.
+    first = client.predict(api_name="/pause_training")["step"]
+    assert client.predict(api_name="/step_training")["step"] == first + 1
+    assert client.predict(api_name="/stop_training")["step"] == first + 1
     expect(page.locator("#train-live-n-critic input")).to_have_value("2", timeout=30_000)
     page.locator("#train-live-lr-g input").fill("0.00005")
     page.get_by_text("Time travel: the run's checkpoints").click()
     page.get_by_role("button", name="Fork from here (with the live settings above)").click()
-    expect(page.locator("#train-message")).to_contain_text(f"forked {run.id} at step 250", timeout=30_000)
+    expect(page.locator("#train-message")).to_contain_text(f"forked {run.id} at step {first} ", timeout=30_000)
     fork = manager.get(None)
-    assert fork.id != run.id and fork.session.resumed_from == 250  # and it trains on from there
+    assert fork.id != run.id and fork.session.resumed_from == first  # and it trains on from there
     assert (fork.cfg.lr_g, fork.cfg.lr_d, fork.cfg.n_critic) == (5e-5, run.cfg.lr_d, 2)
     manager.stop_all()
     page.close()

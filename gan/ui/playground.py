@@ -54,17 +54,29 @@ class PlaygroundManager:
         self._figures_at = 0.0
         self._render_s = 0.0
         self._wake = threading.Event()
+        self._parked = threading.Event()   # set while the thread sits in its paused wait, training nothing
         self._thread = threading.Thread(target=self._main, name="playground", daemon=True)
         self._thread.start()
         self.render()
 
     # ------------------------------------------------------------------------------------- controls
     def play(self) -> None:
+        self._parked.clear()
         self.playing = True
         self._wake.set()
 
-    def pause(self) -> None:
+    def pause(self, timeout: float = 10.0) -> None:
+        """Stop playing, and wait (up to `timeout`) for the thread to finish its chunk of steps and park, so the
+        step and the frame a caller sees next are the ones the session stays at."""
         self.playing = False
+        if threading.current_thread() is not self._thread:
+            self._parked.wait(timeout)
+
+    @property
+    def parked(self) -> bool:
+        """True once the thread has stopped training and drawn its last frame: what a paused session shows is then
+        where it stays (pages and tests wait for this instead of sleeping)."""
+        return self._parked.is_set()
 
     def single(self, which: str) -> None:
         """One D update, one G update, or one full iteration, then a new frame (works while paused)."""
@@ -124,11 +136,21 @@ class PlaygroundManager:
         from gan.explore import one_cpu_thread_here
 
         one_cpu_thread_here()  # small nets: one OpenMP thread is ~10x faster than two on a busy machine
+        played = False
         while True:
             if not self.playing:
+                if played:  # one more frame, so viewers see "paused" at the step it stays at
+                    played = False
+                    try:
+                        self.render()
+                    except Exception:
+                        log.exception("playground frame failed")
+                self._parked.set()
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
+            self._parked.clear()
+            played = True
             try:
                 t0 = time.perf_counter()
                 steps = 0
@@ -147,7 +169,7 @@ class PlaygroundManager:
                     self.playing = False
             except Exception as e:  # keep the thread alive; the page says what happened
                 log.exception("playground step failed")
-                self.playing = False
+                self.playing, played = False, False  # no last frame: it would hide the message below
                 with self.lock:
                     self.status = f"stopped: {e}"
 
