@@ -8,10 +8,18 @@ Everything is session-scoped except `page` (a fresh browser context per test).
 """
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import random
+import signal
 import socket
 import struct
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -31,6 +39,47 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def in_process(module, *args, cwd=None) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS` in this process: the module's main through run_main, as its `__main__` runs it, with
+    stdout and stderr captured (the log included: the root logger starts without handlers, as in a new process, so
+    run_main's basicConfig sends it to stderr). What a run changes in the process is put back afterwards: the root
+    logger, the working directory, the global RNGs (a Trainer seeds torch's), torch's thread count and the SIGINT
+    handler."""
+    import numpy as np
+    import torch
+
+    from gan.cli import run_main
+
+    argv = [str(a) for a in args]
+    main = import_module(module).main
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, os.getcwd(), torch.random.get_rng_state(), np.random.get_state(),
+             random.getstate(), torch.get_num_threads(), signal.getsignal(signal.SIGINT))
+    out, err = io.StringIO(), io.StringIO()
+    root.handlers = []
+    root.setLevel(logging.WARNING)
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = run_main(main, argv)
+            except SystemExit as e:  # argparse's own errors (exit 2), as the interpreter would turn them
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    finally:
+        for h in root.handlers:
+            h.close()
+        root.handlers = saved[0]
+        root.setLevel(saved[1])
+        os.chdir(saved[2])
+        torch.random.set_rng_state(saved[3])
+        np.random.set_state(saved[4])
+        random.setstate(saved[5])
+        torch.set_num_threads(saved[6])
+        signal.signal(signal.SIGINT, saved[7])
+    return subprocess.CompletedProcess([sys.executable, "-m", module, *argv], code, out.getvalue(), err.getvalue())
 
 
 def _train_tiny(path: Path, steps: int = 3, **kw) -> None:

@@ -1,6 +1,6 @@
 """DistributedDataParallel on 2 CPU processes (gloo): every rank holds identical weights after every step, 2 ranks
 of batch B match 1 process of batch 2B, and torchrun runs the command line with a checkpoint that resumes under
-another world size."""
+another world size (the single-process legs run gan.train's main in this process)."""
 import json
 import os
 import socket
@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 
 from gan.config import TrainConfig
 from gan.training import Trainer
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(g_width=8, d_width=8, z_dim=16, device="cpu")
@@ -156,9 +157,8 @@ def test_torchrun_trains_and_resumes_under_another_world_size(tmp_path):
     def logged_steps():
         return [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
 
-    def plain(steps):
-        return subprocess.run([sys.executable, "-m", "gan.train", "--steps", str(steps), "--resume", *common],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    def plain(steps):  # one process: this one, through the same main as `python -m gan.train`
+        return in_process("gan.train", "--steps", steps, "--resume", *common)
 
     one = plain(2)  # 1 process, then 2 (rank 0 sends the checkpoint's state to rank 1), then 1 again
     assert one.returncode == 0, one.stderr[-3000:]

@@ -16,6 +16,7 @@ from gan import metrics
 from gan.config import ModelConfig
 from gan.data import load_dataset
 from gan.errors import GanInputError
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,14 +122,14 @@ def _cli(*args):
 
 
 def test_evaluate_cli_prints_one_json_object():
-    r = _cli("weights/mnist-dcgan.safetensors", "--n", "500", "--json")
+    r = _cli("weights/mnist-dcgan.safetensors", "--n", "500", "--json")  # `python -m gan.evaluate` in its own process
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)  # the whole of stdout is one object
     assert out["dataset"] == "mnist"  # from the file's metadata
     for key in ("fd", "fd_floor", "class_histogram", "classes_covered", "class_kl", "classifier_score",
                 "confidence", "precision", "recall"):
         assert key in out
-    r = _cli("weights/grid25-hinge.safetensors", "--json")
+    r = in_process("gan.evaluate", "weights/grid25-hinge.safetensors", "--json", cwd=ROOT)  # the same main, here
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["n"] == 2500 and {"modes_covered", "high_quality", "reverse_kl"} <= set(out)
@@ -138,7 +139,7 @@ def test_evaluate_cli_prints_one_json_object():
 def test_evaluate_cli_bad_input(tmp_path):
     bad = tmp_path / "x.safetensors"
     bad.write_bytes(b"not a model")
-    r = _cli(bad, "--json")
+    r = in_process("gan.evaluate", bad, "--json")
     assert r.returncode == 2 and r.stdout == "" and "error:" in r.stderr
-    r = _cli("weights/mnist-dcgan.safetensors", "--dataset", "cifar10", "--json")
+    r = in_process("gan.evaluate", "weights/mnist-dcgan.safetensors", "--dataset", "cifar10", "--json", cwd=ROOT)
     assert r.returncode == 2 and "classifier" in r.stderr
