@@ -145,7 +145,6 @@ def test_one_cpu_thread_is_pinned_per_thread_only():
     t = threading.Thread(target=worker)
     t.start()
     t.join()
-    assert explore._gomp and explore._gomp[0] is not None, "the Linux torch build ships libgomp"
     assert seen["worker"] == 1 and torch.get_num_threads() == before
 
 

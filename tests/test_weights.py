@@ -1,6 +1,7 @@
 """The shipped files in weights/: they load without pickle, rebuild from their own metadata, stay small, and give the
 pixels recorded here for a fixed seed (a 3x3 slice, the way diffusers tests its pipelines). Retraining a file means
 recording its new slice: python tests/test_weights.py prints them."""
+import functools
 import sys
 from pathlib import Path
 
@@ -76,19 +77,23 @@ def test_shipped_classifier_loads_and_meets_its_accuracy(dataset):
     ("grid25-gan.safetensors", lambda f: f["modes_covered"] < 24),          # the collapse example: visibly fewer
 ])
 def test_shipped_generator_meets_the_goal_it_is_shipped_for(name, goal):
-    from gan.metrics import evaluate
-
-    figures = evaluate(load_generator(WEIGHTS / name), with_floor=False)   # the default n and seed, as in README
+    figures = _figures(name)
     assert goal(figures), figures
 
 
 def test_the_shipped_progan_is_within_1_5x_of_the_dcgans_fd():
     """The Teach issue ships a ProGAN MNIST model only if its FD is within 1.5x of the DCGAN model's."""
+    fd = {name: _figures(f"mnist-{name}.safetensors")["fd"] for name in ("progan", "dcgan")}
+    assert fd["progan"] <= 1.5 * fd["dcgan"], fd
+
+
+@functools.lru_cache(maxsize=None)
+def _figures(name: str) -> dict:
+    """gan.metrics.evaluate at the default n and seed, as in the README; each file is evaluated once per session
+    (the evaluation is deterministic for a file, so two tests can share it)."""
     from gan.metrics import evaluate
 
-    fd = {name: evaluate(load_generator(WEIGHTS / f"mnist-{name}.safetensors"), with_floor=False)["fd"]
-          for name in ("progan", "dcgan")}
-    assert fd["progan"] <= 1.5 * fd["dcgan"], fd
+    return evaluate(load_generator(WEIGHTS / name), with_floor=False)
 
 
 def test_readme_lists_every_shipped_file():
