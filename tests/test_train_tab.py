@@ -126,7 +126,11 @@ def test_a_run_survives_a_page_reload(train_app, browser):
     page.goto(url)
     page.get_by_role("tab", name="Train").click()
     page.get_by_text("Hyperparameters").click()
-    page.get_by_label("batch size", exact=True).fill("16")  # small batches, as a user in a hurry would
+    batch = page.get_by_label("batch size", exact=True)
+    expect(batch).to_have_value("64", timeout=15_000)      # the accordion has opened on the preset's value
+    batch.fill("16")                                       # small batches, as a user in a hurry would
+    batch.press("Tab")
+    expect(batch).to_have_value("16")
     page.locator("#train-start").click()
     status = page.locator("#train-status")
     expect(status).to_contain_text("running", timeout=30_000)
