@@ -156,3 +156,41 @@ def test_a_model_added_later_shows_when_the_picker_opens(page, app_url, demo):
         expect(page.locator("#model-info")).to_contain_text("live training run", timeout=30_000)
     finally:
         catalog.remove_live("live: test-run")
+
+
+def pick_model(page, name):
+    page.locator("#explore-model input").click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(name)} ·")).click()
+
+
+# Records every error Gradio shows: the "Error" badge of a component's status tracker and the error toasts. A
+# MutationObserver, because the badge of an event that failed is replaced by the next event's progress.
+WATCH_ERRORS_JS = """() => {
+  window.__errors = [];
+  const look = () => {
+    for (const el of document.querySelectorAll('[data-testid="status-tracker"], .toast-body, .toast-wrap')) {
+      const text = (el.textContent || "").trim();
+      if (/\\bError\\b/.test(text)) window.__errors.push(text.slice(0, 200));
+    }
+  };
+  new MutationObserver(look).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                     attributes: true});
+}"""
+
+
+def test_switching_models_shows_no_error(page, app_url, client, capfd):
+    img = open_app(page, app_url)
+    page.evaluate(WATCH_ERRORS_JS)
+    capfd.readouterr()
+    for name in ("tiny-mnist-cond", "tiny-grid25", "tiny-mnist", "tiny-mnist-cond"):
+        before = img.get_attribute("src")
+        pick_model(page, name)
+        expect(img).not_to_have_attribute("src", before, timeout=30_000)
+        expect(page.locator("#explore-model input")).to_have_value(re.compile(rf"^{name} ·"))
+    # Model events share one queue of concurrency 1 (FIFO) with /generate: once this call is answered, every event
+    # the page sent for the picks above has been handled, and a failure would be in the server's log.
+    client.predict(api_name="/generate")
+    assert page.evaluate("window.__errors") == []
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "on_model" not in err, err[-2000:]
+

@@ -136,7 +136,9 @@ def build(ctx, demo: gr.Blocks) -> None:
         sid = _sid(request)
         st = VIEWS.get(sid, ctx)
         if m == st["model"]:
-            return {}  # the picker closed on the model it had: keep the view as it is
+            # The picker closed on the model it had (the browser sends each pick twice): leave every output as
+            # it is. gr.skip() and not {}: Gradio reads an empty dict as one value for all the outputs and fails.
+            return gr.skip()
         try:
             return W.full_state(ctx, sid, m, st["seed"], st["psi"], None, [], None)
         except GanInputError as e:  # e.g. a file that failed to load: back to the model the page showed
