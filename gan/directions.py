@@ -2,7 +2,8 @@
 
 1. Sample n latents z (and classes, for a conditional G) with a fixed seed.
 2. Record an early layer's activations y(z): the output of G's first non-linearity (DCGAN: the 7x7 or 4x4
-   feature map after the first transposed convolution; MLP: the first hidden layer).
+   feature map after the first transposed convolution; MLP: the first hidden layer; ProGAN: the fully connected
+   layer that makes the base-resolution feature map). A generator without such a module raises NoDirections.
 3. PCA of the activations: the top k principal components and each sample's coordinates x_i on them.
 4. Map the components back to latent space by linear regression, z_i ≈ U x_i (the BigGAN recipe of the paper),
    and normalise each direction to unit length, so a slider value is a distance in z's own units.
@@ -42,6 +43,11 @@ class Directions:
         return (a @ self.vectors).unsqueeze(0)
 
 
+class NoDirections(GanInputError):
+    """The generator has no layer this module can analyse, so it has no discovered directions. The model itself
+    is fine: callers show it without direction sliders (the raw latent still works) and say why."""
+
+
 class _Stop(Exception):
     """Raised by the hook once the early layer has run: the rest of the network is not needed."""
 
@@ -52,7 +58,7 @@ def early_layer(generator: nn.Module) -> tuple[str, nn.Module]:
     for name, module in generator.named_modules():
         if isinstance(module, acts):
             return name, module
-    raise GanInputError("this generator has no activation layer to analyse")
+    raise NoDirections("this generator has no activation layer to analyse")
 
 
 def layer_activations(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None,
@@ -72,7 +78,7 @@ def layer_activations(generator: nn.Module, z: torch.Tensor, labels: torch.Tenso
     finally:
         handle.remove()
     if "y" not in store:
-        raise GanInputError("the analysed layer did not run")
+        raise NoDirections("the analysed layer did not run")
     return store["y"]
 
 

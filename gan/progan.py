@@ -77,6 +77,9 @@ class ProGANGenerator(_Progressive):
         self.input = ConditionedInput(cfg)
         ch = _widths(cfg.g_width)
         self.fc = nn.Linear(self.input.out_dim, ch[0] * self.base ** 2)  # (B, ch0, base, base)
+        # The first non-linearity as a module (no weights, so files saved before it load the same): it is the
+        # early layer gan.directions hooks to find GANSpace directions, as for DCGAN's first feature map.
+        self.fc_act = nn.LeakyReLU(0.2)
         self.blocks = nn.ModuleList([nn.Conv2d(ch[0], ch[0], 3, 1, 1)])
         for i in range(1, N_GROWTHS + 1):  # each doubles the resolution
             self.blocks.append(nn.ModuleList([nn.Conv2d(ch[i - 1], ch[i], 3, 1, 1), nn.Conv2d(ch[i], ch[i], 3, 1, 1)]))
@@ -91,7 +94,7 @@ class ProGANGenerator(_Progressive):
         return h
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.leaky_relu(self.fc(_pixel_norm(self.input(z, labels))), 0.2)
+        h = self.fc_act(self.fc(_pixel_norm(self.input(z, labels))))
         h = _pixel_norm(h.view(h.shape[0], -1, self.base, self.base))
         h = self._block(0, h)
         prev = None

@@ -146,6 +146,31 @@ def app_url(demo) -> str:
     demo.close()
 
 
+def launch_explore(weights: Path, runs: Path):
+    """(demo, url): the Explore tab alone on a weights folder, served on a free port (close the demo after)."""
+    from gan.ui.app import build_demo, launch_kwargs
+
+    demo = build_demo(weights, runs, device="cpu", tabs=["gan.ui.explore"])
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **launch_kwargs())
+    return demo, url
+
+
+@pytest.fixture(scope="session")
+def shipped_url(demo, tmp_path_factory) -> str:
+    """Explore on two of the real shipped files, mnist-dcgan (the default) and mnist-progan: the shipped weights
+    are what a visitor opens first, and a tiny model of the same family does not catch everything they do."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1] / "weights"
+    folder = tmp_path_factory.mktemp("shipped")
+    for name in ("mnist-dcgan", "mnist-progan"):
+        shutil.copy(root / f"{name}.safetensors", folder / f"{name}.safetensors")
+    d, url = launch_explore(folder, tmp_path_factory.mktemp("shipped-runs"))
+    yield url
+    d.close()
+
+
 @pytest.fixture(scope="session")
 def client(app_url):
     from gradio_client import Client

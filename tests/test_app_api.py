@@ -192,3 +192,50 @@ def test_a_file_that_fails_to_load_is_dropped_from_the_list(weights_dir, tmp_pat
     cat.refresh()
     assert cat.names() == ["good"] and cat.default_name() == "good"
     assert cat.get("good") is not None
+
+
+# ------------------------------------------------------------------------- every model opens, directions or not
+def test_every_shipped_generator_has_discovered_directions():
+    from pathlib import Path
+
+    from gan.catalog import Catalog
+
+    cat = Catalog(Path(__file__).resolve().parents[1] / "weights", None)
+    assert "mnist-progan" in cat.names()
+    for name in cat.names():
+        assert cat.directions(name).k >= 1, name                # progan too: its first non-linearity is hooked
+
+
+def test_generate_on_the_shipped_progan_returns_an_image(shipped_url):
+    from gradio_client import Client
+
+    c = Client(shipped_url, verbose=False)
+    image, strip, score, message = c.predict(seed=3, model="mnist-progan", api_name="/generate")
+    assert pixels(image).shape == (336, 336, 3) and pixels(strip).shape[1] > pixels(strip).shape[0]
+    assert message == ""
+    moved = c.predict(seed=3, model="mnist-progan", direction_1=3.0, api_name="/generate")[0]
+    assert not np.array_equal(pixels(image), pixels(moved))
+
+
+def test_a_model_without_directions_still_generates_and_says_why(weights_dir, tmp_path, monkeypatch):
+    """A generator gan.directions cannot analyse (none shipped now: the hook point stands in for one) is still
+    served; direction values are ignored, and the message says so."""
+    from gradio_client import Client
+
+    from gan import directions
+    from tests.conftest import launch_explore
+
+    def no_layer(generator):
+        raise directions.NoDirections("this generator has no activation layer to analyse")
+
+    monkeypatch.setattr(directions, "early_layer", no_layer)
+    demo, url = launch_explore(weights_dir, tmp_path / "runs")
+    try:
+        c = Client(url, verbose=False)
+        image, strip, score, message = c.predict(seed=3, model="tiny-mnist", api_name="/generate")
+        assert pixels(image).shape == (336, 336, 3) and strip is None and message == ""
+        same, _, _, message = c.predict(seed=3, model="tiny-mnist", direction_1=2.0, api_name="/generate")
+        assert "ignored" in message and "no activation layer" in message
+        assert np.array_equal(pixels(image), pixels(same))
+    finally:
+        demo.close()

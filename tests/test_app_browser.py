@@ -194,3 +194,48 @@ def test_switching_models_shows_no_error(page, app_url, client, capfd):
     err = capfd.readouterr().err
     assert "Traceback" not in err and "on_model" not in err, err[-2000:]
 
+
+def test_the_shipped_progan_opens_and_stays_picked(page, shipped_url):
+    img = open_app(page, shipped_url)
+    picker = page.locator("#explore-model input")
+    expect(picker).to_have_value(re.compile(r"^mnist-dcgan ·"))
+    before = img.get_attribute("src")
+    pick_model(page, "mnist-progan")
+    expect(img).not_to_have_attribute("src", before, timeout=30_000)
+    expect(picker).to_have_value(re.compile(r"^mnist-progan ·"))
+    expect(page.locator("#explore-message")).to_have_text("")
+    expect(page.locator("#model-info")).to_contain_text("progan")
+    expect(page.locator("#direction-1")).to_be_visible()
+    # a link to it opens it too, instead of falling back to the default
+    page.goto(shipped_url + "?model=mnist-progan&seed=4")
+    expect(page.locator("#seed input")).to_have_value("4", timeout=60_000)
+    expect(picker).to_have_value(re.compile(r"^mnist-progan ·"))
+    expect(page.locator("#explore-message")).to_have_text("")
+    expect(img).to_be_visible()
+
+
+def test_a_model_without_directions_opens_with_the_raw_sliders_and_a_note(page, weights_dir, tmp_path,
+                                                                         monkeypatch):
+    from gan import directions
+    from tests.conftest import launch_explore
+
+    def no_layer(generator):
+        raise directions.NoDirections("this generator has no activation layer to analyse")
+
+    monkeypatch.setattr(directions, "early_layer", no_layer)
+    demo, url = launch_explore(weights_dir, tmp_path / "runs")
+    try:
+        img = open_app(page, url)
+        expect(page.locator("#explore-model input")).to_have_value(re.compile(r"^tiny-mnist ·"))
+        expect(page.locator("#directions-note")).to_contain_text("not available for this model")
+        expect(page.locator("#directions-note")).to_contain_text("no activation layer")
+        expect(page.locator("#direction-1")).to_be_hidden()
+        expect(page.locator("#neighbours")).to_be_hidden()
+        raw = page.get_by_label("range slider for z[0]")
+        expect(raw).to_be_visible()                                # the Advanced accordion opened by itself
+        before = img.get_attribute("src")
+        raw.fill("3.5")
+        expect(img).not_to_have_attribute("src", before, timeout=15_000)
+        expect(page.locator("#explore-message")).to_have_text("")
+    finally:
+        demo.close()

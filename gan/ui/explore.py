@@ -51,12 +51,11 @@ def build(ctx, demo: gr.Blocks) -> None:
                             elem_id="truncation")
             cls = gr.Dropdown(_class_choices(entry0), value=0 if cond0 else None, label="class",
                               visible=cond0, allow_custom_value=True, elem_id="class")
-            gr.Markdown("**Discovered directions** (GANSpace: principal components of an early layer, mapped "
-                        "back to z; values in z units)")
+            dirs_note = gr.Markdown(DIRS_HEADER, elem_id="directions-note")
             dirs = [gr.Slider(-DIR_RANGE, DIR_RANGE, value=0.0, step=0.05, label=f"direction {i + 1}",
                               elem_id=f"direction-{i + 1}", visible=(i < z_dim0)) for i in range(N_DIRS)]
             reset_btn = gr.Button("Reset directions", size="sm", elem_id="reset-directions")
-            with gr.Accordion("Advanced: raw latent components", open=False, elem_id="raw-accordion"):
+            with gr.Accordion("Advanced: raw latent components", open=False, elem_id="raw-accordion") as raw_acc:
                 gr.Markdown(f"This seed's z, component by component (the first {N_RAW}, before truncation). "
                             "Move one to override it; a new seed starts afresh.")
                 raws = [gr.Slider(-RAW_RANGE, RAW_RANGE, value=0.0, step=0.01, label=f"z[{i}]",
@@ -80,8 +79,9 @@ def build(ctx, demo: gr.Blocks) -> None:
             generate_btn = gr.Button("generate", visible=False)
 
     view_out = [image, strip, score, message]
-    full_out = [model, seed, psi, cls, *dirs, *raws, image, strip, score, message, info]
-    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info)
+    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info, dirs_note, raw_acc,
+                reset_btn)
+    full_out = W.full_out
 
     # --------------------------------------------------------------------------------------------- handlers
     # Live events take one input (the widget that moved) instead of all 26 widgets: Gradio spends a little on
@@ -210,11 +210,15 @@ def build(ctx, demo: gr.Blocks) -> None:
         amounts = [direction_1, direction_2, direction_3, direction_4, direction_5, direction_6]
         try:
             pipe, v = _view(ctx, model, seed, truncation, class_label, amounts)
+            _, why = _basis(ctx, model)
         except GanInputError as e:
             raise gr.Error(str(e)) from None
         from gan.explore import score_text
 
-        return v.image, v.strip, score_text(v.score, pipe.info.get("loss")), ""
+        note = ""
+        if why is not None and any(float(a or 0.0) for a in amounts):
+            note = f"The direction values were ignored: {_no_dirs_text(why)}"
+        return v.image, v.strip, score_text(v.score, pipe.info.get("loss")), note
 
     # ------------------------------------------------------------------------------------------------ events
     # preprocess=False: the inputs are plain numbers and strings, which the handlers check themselves (Gradio
@@ -261,13 +265,25 @@ _LINK_JS = """
 """
 
 
-class Widgets:
-    """The Explore tab's output components, and the update dicts the handlers return (a dict leaves every
-    component it does not name as it is, so an error touches only the message)."""
+DIRS_HEADER = ("**Discovered directions** (GANSpace: principal components of an early layer, mapped back to z; "
+               "values in z units)")
 
-    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info):
+
+class Widgets:
+    """The Explore tab's output components, and the update dicts the handlers return (a non-empty dict leaves
+    every component it does not name as it is, so an error touches only the message)."""
+
+    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info, dirs_note, raw_acc,
+                 reset_btn):
         self.model, self.seed, self.psi, self.cls, self.dirs, self.raws = model, seed, psi, cls, dirs, raws
         self.image, self.strip, self.score, self.message, self.info = image, strip, score, message, info
+        self.dirs_note, self.raw_acc, self.reset_btn = dirs_note, raw_acc, reset_btn
+
+    @property
+    def full_out(self) -> list:
+        """Every component full_state() sets: the outputs of the events that show a whole view."""
+        return [self.model, self.seed, self.psi, self.cls, *self.dirs, *self.raws, self.image, self.strip,
+                self.score, self.message, self.info, self.dirs_note, self.raw_acc, self.reset_btn]
 
     def error(self, e: Exception) -> dict:
         return {self.message: f"⚠ {e}"}
@@ -284,7 +300,7 @@ class Widgets:
             return out
         if v.strip is not None:
             out[self.strip] = gr.update(value=v.strip, visible=True)
-        elif pipe.is_points:
+        else:  # a 2-D model, or a model without directions to walk along
             out[self.strip] = gr.update(value=None, visible=False)
         return out
 
@@ -307,8 +323,8 @@ class Widgets:
         entry = cat.entry(m)
         pipe = cat.get(entry.name)
         s, p = check_seed(s), check_truncation(p)
-        basis = cat.directions(entry.name)
-        k = min(basis.k, N_DIRS)
+        basis, why = _basis(ctx, entry.name)
+        k = min(basis.k, N_DIRS) if basis is not None else 0
         dvals = [float(x) for x in list(dvals)[:k]] + [0.0] * (N_DIRS - min(len(dvals), k))
         label = None
         if pipe.config.conditional:
@@ -325,7 +341,11 @@ class Widgets:
                   for i, d in enumerate(self.dirs)},
                **self.raw_updates(pipe, s, raw_dict),
                **self.view_updates(pipe, v),
-               self.info: _info_text(entry, pipe, basis)}
+               self.info: _info_text(entry, pipe, basis, why),
+               self.dirs_note: DIRS_HEADER if why is None else f"**Discovered directions**: {_no_dirs_text(why)}",
+               self.reset_btn: gr.update(visible=k > 0)}
+        if why is not None:  # the raw latent is then the way to move: show it
+            out[self.raw_acc] = gr.update(open=True)
         VIEWS.set(sid, st)
         out[self.model] = gr.update(choices=cat.choices(), value=entry.name) if choices else entry.name
         return out
@@ -407,6 +427,23 @@ def _render(ctx, st: dict, neighbours: bool = True):
                  neighbours=neighbours)
 
 
+def _basis(ctx, name: str):
+    """(GANSpace directions, None), or (None, why) for a model whose directions cannot be computed
+    (gan.directions.NoDirections). Such a model still opens in Explore: every model that loads can be looked at,
+    through its raw latent components; only a model that fails to load is an error."""
+    from gan.directions import NoDirections
+
+    try:
+        return ctx.catalog.directions(name), None
+    except NoDirections as e:
+        return None, str(e)
+
+
+def _no_dirs_text(why: str) -> str:
+    return (f"not available for this model ({why}). Move the raw latent components under "
+            "*Advanced* instead.")
+
+
 def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True):
     """(pipeline, gan.explore.View) for the widget values."""
     from gan import explore as ex
@@ -414,9 +451,9 @@ def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True):
     cat = ctx.catalog
     entry = cat.entry(model)
     pipe = cat.get(entry.name)
-    basis = cat.directions(entry.name)
+    basis, _ = _basis(ctx, entry.name)
     label = ex.check_label(pipe, cls)
-    amounts = [float(d or 0.0) for d in list(dirs or [])[: basis.k]]
+    amounts = [float(d or 0.0) for d in list(dirs or [])[: basis.k]] if basis is not None else []
     z = ex.latent_for(pipe, seed, psi, basis, amounts, raw)
     if pipe.is_points:
         backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
@@ -451,7 +488,7 @@ def _class_choices(entry) -> list[tuple[str, int]]:
     return [(f"{i}: {name}" if name != str(i) else name, i) for i, name in enumerate(entry.class_names)]
 
 
-def _info_text(entry, pipe, basis) -> str:
+def _info_text(entry, pipe, basis, why: str | None = None) -> str:
     i = entry.info
     where = {"shipped": f"shipped weights `{entry.path.name}`" if entry.path else "shipped weights",
              "run": f"training run `{entry.path.parent.name}`" if entry.path else "a training run",
@@ -465,7 +502,8 @@ def _info_text(entry, pipe, basis) -> str:
     bits.append(f"z: {cfg.z_dim} dims ({cfg.z_dist}); makes {shape}"
                 + ("; class-conditional" if cfg.conditional else "")
                 + ("; carries its discriminator" if pipe.discriminator is not None else "; no discriminator")
-                + f". Directions from layer `{basis.layer}`.")
+                + (f". Directions from layer `{basis.layer}`." if basis is not None
+                   else f". No discovered directions: {why}."))
     return "  \n".join(bits)
 
 
