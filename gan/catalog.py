@@ -4,13 +4,14 @@
     for entry in catalog.refresh(): print(entry.name, entry.label)
     pipe = catalog.get("mnist-dcgan")                   # GeneratorPipeline, cached
     basis = catalog.directions("mnist-dcgan")           # GANSpace directions, computed once
-    catalog.add_live("live: mnist-0427", pipeline)      # a training run's live EMA generator
+    catalog.add_live("live: mnist-0427", pipeline, alive=lambda: run.active)   # a training run's live EMA G
     catalog.remove_live("live: mnist-0427")
 
 Three sources, one name space:
     shipped   weights/<name>.safetensors        -> "<name>"
     run       runs/<id>/generator.safetensors   -> "run: <id>"
-    live      registered by the trainer         -> "live: <id>" (or any name the caller gives)
+    live      registered by the trainer         -> "live: <id>" (or any name the caller gives), listed while
+                                                   its `alive()` says so, with the pipeline's current info
 
 Listing reads only the safetensors header (a few KB, no torch import), so the first page is fast and a folder
 full of foreign files costs nothing. Files that are not GANscope generators are skipped: classifiers quietly
@@ -141,7 +142,9 @@ class Catalog:
         self.device = device
         self.entries: dict[str, ModelEntry] = {}
         self.problems: list[str] = []          # one line per file that was skipped, with the reason
-        self._live: dict[str, tuple[ModelEntry, object]] = {}
+        self._live: dict[str, tuple[object, dict | None, object, dict]] = {}  # name -> (pipeline, fixed info
+        #                                                       or None to follow pipeline.info, alive(), config)
+        self._ended: set[str] = set()          # live names whose run has ended: a clear message, not "unknown"
         self._pipes: dict[str, tuple[tuple, object]] = {}      # name -> (file key, pipeline)
         self._dirs: dict[str, tuple[int, float, object]] = {}  # name -> (id(pipeline), time, Directions)
         self._extras: dict[tuple, object] = {}                 # small per-model caches (see cached())
@@ -166,9 +169,8 @@ class Catalog:
                 if folder.is_dir() and p.is_file():
                     self._scan_one(p, f"run: {folder.name}", "run", found, problems)
         with self._lock:
-            for name, (entry, _) in self._live.items():
-                found[name] = entry
             self.entries = found
+            self._sync_live()
             self.problems = problems
             return list(found.values())
 
@@ -193,17 +195,20 @@ class Catalog:
 
     def names(self) -> list[str]:
         with self._lock:
+            self._sync_live()
             return list(self.entries)
 
     def choices(self) -> list[tuple[str, str]]:
         """(label, name) pairs for a picker."""
         with self._lock:
+            self._sync_live()
             return [(e.label, e.name) for e in self.entries.values()]
 
     def default_name(self) -> str | None:
         """The model a first visit shows: mnist-dcgan when shipped, else the first unconditional image model
         (a digit beats a point cloud as a first impression), else the first image model, else the first."""
         with self._lock:
+            self._sync_live()
             entries = list(self.entries.values())
             if "mnist-dcgan" in self.entries:
                 return "mnist-dcgan"
@@ -216,30 +221,37 @@ class Catalog:
 
     def entry(self, name: str | None) -> ModelEntry:
         with self._lock:
+            self._sync_live()
             if name in self.entries:
                 return self.entries[name]
         self.refresh()  # a run may have finished since the last scan
         with self._lock:
             if name in self.entries:
                 return self.entries[name]
+            if name in self._ended:
+                raise GanInputError(f"{name!r} is no longer live: its training run has ended; choose one of: "
+                                    f"{', '.join(self.entries)}")
             if not self.entries:
                 raise GanInputError("no generators found: put a .safetensors generator in the weights folder "
                                     "or train one (python -m gan.train)")
             raise GanInputError(f"unknown model {name!r}; choose one of: {', '.join(self.entries)}")
 
     # --------------------------------------------------------------------------------------------- live
-    def add_live(self, name: str, pipeline, info: dict | None = None) -> ModelEntry:
-        """Register a live pipeline (e.g. a training run's EMA generator, whose weights the trainer swaps under
-        `pipeline.lock`). It is listed under `name` until remove_live(name)."""
+    def add_live(self, name: str, pipeline, info: dict | None = None, alive=None) -> ModelEntry:
+        """Register a live pipeline (e.g. a training run's EMA generator, whose weights and `info` the trainer
+        swaps under `pipeline.lock`). It is listed under `name` until remove_live(name), or until `alive()` (when
+        given) returns False: a run that stopped, finished or failed is not live any more, and a finished one is
+        listed as "run: <id>" from its file instead. With info=None the entry shows the pipeline's info as it is
+        at each listing (the run's current step, wall time and device), not as it was when registered."""
         cfg = pipeline.config
         config = json.loads(cfg.to_json()) if hasattr(cfg, "to_json") else dict(cfg)
-        entry = ModelEntry(name, "live", None, config, dict(info if info is not None else pipeline.info))
         with self._lock:
-            self._live[name] = (entry, pipeline)
-            self.entries[name] = entry
+            self._live[name] = (pipeline, dict(info) if info is not None else None, alive, config)
+            self._ended.discard(name)
+            self.entries[name] = self._live_entry(name)
             self._dirs.pop(name, None)
             self._drop_extras(name)
-        return entry
+            return self.entries[name]
 
     def remove_live(self, name: str) -> None:
         with self._lock:
@@ -247,6 +259,20 @@ class Catalog:
             self.entries.pop(name, None)
             self._dirs.pop(name, None)
             self._drop_extras(name)
+
+    def _live_entry(self, name: str) -> ModelEntry:
+        pipeline, info, _, config = self._live[name]
+        return ModelEntry(name, "live", None, config, dict(info if info is not None else pipeline.info))
+
+    def _sync_live(self) -> None:
+        """Bring the live entries up to date (caller holds the lock): drop those whose run has ended, and show
+        the others' current info. Cheap (no file, no torch), so every listing and look-up does it."""
+        for name, (_, _, alive, _) in list(self._live.items()):
+            if alive is not None and not alive():
+                self.remove_live(name)
+                self._ended.add(name)
+            else:
+                self.entries[name] = self._live_entry(name)
 
     def _drop_extras(self, name: str) -> None:
         for key in [k for k in self._extras if k[0] == name]:
@@ -258,7 +284,10 @@ class Catalog:
         entry = self.entry(name)
         with self._lock:
             if entry.source == "live":
-                return self._live[entry.name][1]
+                live = self._live.get(entry.name)
+                if live is None:  # its run ended between the look-up and here
+                    raise GanInputError(f"{entry.name!r} is no longer live: its training run has ended")
+                return live[0]
             load_lock = self._load_locks.setdefault(entry.name, threading.Lock())
         key = self._file_key(entry)
         with load_lock:  # two viewers asking for the same model at once load it once

@@ -38,6 +38,18 @@ class GeneratorPipeline:
     def is_points(self) -> bool:
         return self.config.kind == "points"
 
+    def load_weights_from(self, generator: nn.Module, discriminator: nn.Module | None = None,
+                          info: dict | None = None) -> None:
+        """Copy a trainer's current weights (and D's, when this pipeline carries one) and its provenance into this
+        pipeline under its lock, so a viewer decoding at the same moment sees the old model or the new one, never
+        half of each. `info` replaces the provenance as a new dict: a reader holding the old one keeps a whole one."""
+        with self.lock:
+            self.generator.load_state_dict(generator.state_dict())
+            if self.discriminator is not None and discriminator is not None:
+                self.discriminator.load_state_dict(discriminator.state_dict())
+            if info is not None:
+                self.info = dict(info)
+
     def latents(self, seeds: Sequence[int], truncation: float = 1.0) -> torch.Tensor:
         return truncate(seed_to_z(seeds, self.config.z_dim, self.config.z_dist), truncation)
 
@@ -107,6 +119,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def pipeline_from_modules(config: ModelConfig, generator: nn.Module, discriminator: nn.Module | None = None,
                           info: dict | None = None, name: str = "") -> GeneratorPipeline:
+    """A pipeline around modules already built (a training run's copies of its EMA generator and D): they are put
+    in eval mode and used as they are, on the device their weights are on."""
     generator.eval()
     if discriminator is not None:
         discriminator.eval()

@@ -16,6 +16,7 @@ import re
 import shutil
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,37 @@ STATES = ("running", "paused", "stopped", "finished", "failed")
 ACTIVE = ("running", "paused")
 LIVE_REFRESH_S = 1.0      # how often viewers get new weights and a new grid while a run trains
 HISTORY_LIMIT = 5000      # log entries kept in memory for the plots (the file keeps all)
+RATE_WINDOW_S = 10.0      # seconds of training that images/s and the ETA are measured over
+RATE_MIN_STEPS = 3        # fewer timed steps than this give no rate: one step's time says little
+RATE_MAX_STEPS = 5000     # a fast model's window is cut to its latest steps, so the window stays small
+CONTROLS = ("pause", "resume", "single_step", "stop", "save")
+
+
+class RateWindow:
+    """Images per second over the latest RATE_WINDOW_S seconds of training. Each step is timed on its own and only
+    time spent stepping counts, so neither a pause nor the time between single Steps drags the rate down, and a
+    resumed run's rate (and ETA) is right at once. On a GPU a step returns before its kernels end, but the waits
+    land in the steps that read the losses back, all inside the window, so the sum of step times holds."""
+
+    def __init__(self, seconds: float = RATE_WINDOW_S):
+        self.seconds = seconds
+        self.steps: deque[tuple[float, int]] = deque()   # (seconds, images) per step, oldest first
+        self.time, self.images = 0.0, 0
+
+    def add(self, seconds: float, images: int) -> None:
+        self.steps.append((seconds, images))
+        self.time += seconds
+        self.images += images
+        while len(self.steps) > RATE_MIN_STEPS and (
+                self.time - self.steps[0][0] >= self.seconds or len(self.steps) > RATE_MAX_STEPS):
+            old_s, old_n = self.steps.popleft()
+            self.time -= old_s
+            self.images -= old_n
+
+    def rate(self) -> float | None:
+        if len(self.steps) < RATE_MIN_STEPS or self.time <= 0:
+            return None
+        return self.images / self.time
 
 
 @dataclass
@@ -87,6 +119,7 @@ class Run:
         self._stop = False
         self._single_steps = 0
         self.idle_rounds = 0                   # rounds of the paused loop that took no step: see _while_paused
+        self.rate = RateWindow()               # images/s of recent training steps (not of paused time)
         self._lock = threading.Lock()
         if self.step >= self.cfg.steps and (folder / MODEL_FILE).is_file():
             self.state = "finished"
@@ -102,11 +135,12 @@ class Run:
     def view(self) -> RunView:
         with self._lock:
             latest = dict(self.history[-1]) if self.history else {}
-            rate = latest.get("img_per_s")
+            rate = self.rate.rate()
             eta = None
             if rate and self.state == "running":
                 per_step = self.cfg.batch_size * self.cfg.n_critic if self.cfg.batch_size else None
                 eta = round((self.cfg.steps - self.step) * per_step / rate, 1) if per_step else None
+            rate = round(rate, 1) if rate else None
             device = str(self.session.trainer.device) if self.session else self.cfg.device
             progress = getattr(self.session.trainer, "progress_info", None) if self.session else None
             return RunView(self.id, self.state, self.step, self.cfg.steps, self.message, latest, rate, eta, device,
@@ -116,6 +150,20 @@ class Run:
     def history_copy(self) -> list[dict]:
         with self._lock:
             return list(self.history)
+
+    def _resumable(self) -> bool:
+        return self.state in ("paused", "stopped", "failed") or (
+            self.state == "finished" and self.step < self.cfg.steps)
+
+    def actions(self) -> dict[str, bool]:
+        """Which controls can act on the run now ({name: bool} for CONTROLS), by the rules the controls
+        themselves check, so a page can offer just those. Resume here ignores the server's run capacity:
+        RunManager.actions adds it."""
+        with self._lock:
+            state = self.state
+            alive = self.thread is not None and self.thread.is_alive()
+            return {"pause": state == "running", "resume": self._resumable(), "single_step": state == "paused",
+                    "stop": state in ACTIVE, "save": alive or (self.folder / MODEL_FILE).is_file()}
 
     # -------------------------------------------------------------------------------------- controls
     def start(self, resume: bool) -> None:
@@ -151,7 +199,7 @@ class Run:
             self._paused.clear()
             self._wait(lambda: self.state != "paused")
             return "resumed"
-        if self.state in ("stopped", "failed") or (self.state == "finished" and self.step < self.cfg.steps):
+        if self._resumable():
             self.start(resume=True)
             return "resumed from the last checkpoint"
         raise GanInputError(f"run {self.id} is {self.state}: nothing to resume")
@@ -265,19 +313,27 @@ class Run:
         if self._single_steps:
             with self._lock:
                 self._single_steps -= 1
-            self._advance()
-            self._take(s.trainer.flush())
+            self._advance(single=True)
             self._refresh_live(force=True)
         else:
             with self._lock:
                 self.idle_rounds += 1
             time.sleep(0.02)
 
-    def _advance(self) -> None:
-        entry = self.session.advance()
-        self._take(entry)
+    def _advance(self, single: bool = False) -> None:
+        """One training step, timed for the rate. `single`: a Step pressed while paused, whose figures are read
+        at once and whose message names the new step; step and message change together, so the caller of
+        single_step (waiting for the step) answers with the message that goes with it."""
+        s = self.session
+        images = s.cfg.batch_size * s.cfg.n_critic
+        start = time.perf_counter()
+        entry = s.advance()
+        if single:
+            entry = s.trainer.flush() or entry
+        seconds = time.perf_counter() - start
         with self._lock:
-            self.step = self.session.step
+            self.rate.add(seconds, images)
+        self._take(entry, s.step, f"took one step: paused at step {s.step}" if single else None)
         if self.quality_fn and self.quality_every and self.session.step % self.quality_every == 0:
             try:
                 q = self.quality_fn(self.session.trainer)
@@ -286,14 +342,18 @@ class Run:
             except Exception as e:  # the monitor must never kill a run
                 log.warning("quality monitor failed: %s", e)
 
-    def _take(self, entry: dict | None) -> None:
-        if entry is None:
-            return
+    def _take(self, entry: dict | None, step: int | None = None, message: str | None = None) -> None:
+        """Record a log entry, and (when given) the run's step and message, all at once for viewers."""
         with self._lock:
-            if not self.history or entry["step"] > self.history[-1]["step"]:
-                self.history.append(entry)
-                del self.history[:-HISTORY_LIMIT]
-            self.step = entry["step"]
+            if entry is not None:
+                if not self.history or entry["step"] > self.history[-1]["step"]:
+                    self.history.append(entry)
+                    del self.history[:-HISTORY_LIMIT]
+                self.step = entry["step"]
+            if step is not None:
+                self.step = step
+            if message is not None:
+                self.message = message
 
     def _set_state(self, state: str, message: str) -> None:
         with self._lock:
@@ -318,7 +378,9 @@ class Run:
             fut.set_exception(GanInputError(f"run {self.id} is {self.state}"))
 
     def _refresh_live(self, force: bool = False) -> None:
-        """Copy the EMA weights into the viewers' pipeline under its lock, and redraw the fixed-noise grid."""
+        """Bring the viewers' pipeline up to date under its lock: the EMA generator's and D's weights (copies,
+        so the trainer never waits on a viewer), a growing model's resolution and fade-in, and the provenance
+        (step, wall time, device) the Explore tab shows; then redraw the fixed-noise grid."""
         if self.session is None:
             return
         from gan.pipeline import pipeline_from_modules
@@ -326,11 +388,13 @@ class Run:
 
         t = self.session.trainer
         if self.live is None:
-            self.live = pipeline_from_modules(t.model_config, copy.deepcopy(t.G_ema), None,
-                                              t.model_info(), f"live: {self.id}")
+            self.live = pipeline_from_modules(t.model_config, copy.deepcopy(t.G_ema),
+                                              copy.deepcopy(t.D).requires_grad_(False), t.model_info(),
+                                              f"live: {self.id}")
         else:
-            with self.live.lock:
-                self.live.generator.load_state_dict(t.G_ema.state_dict())
+            self.live.load_weights_from(t.G_ema, t.D, t.model_info())
+        with self.live.lock:
+            t.set_progress(self.live.generator, self.live.discriminator)
         samples = t.sample_images(self.live.generator)
         if t.model_config.kind == "points":
             grid = scatter_array(t.data.points_in_data_units()[:1500], samples.cpu().numpy())
@@ -377,6 +441,19 @@ class RunManager:
 
     def active_runs(self) -> list[Run]:
         return [r for r in self.runs.values() if r.active]
+
+    def actions(self, run_id: str | None = None) -> dict[str, bool]:
+        """Which controls can act now: "start" (a free run slot) and Run.actions of the run (`run_id`, else the
+        current one; all False when there is none), where resuming a run that is not active also needs a slot."""
+        free = len(self.active_runs()) < self.max_active
+        try:
+            run = self.get(run_id)
+        except GanInputError:
+            return {"start": free, **dict.fromkeys(CONTROLS, False)}
+        acts = run.actions()
+        if not run.active:
+            acts["resume"] = acts["resume"] and free
+        return {"start": free, **acts}
 
     def _check_capacity(self) -> None:
         busy = self.active_runs()

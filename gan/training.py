@@ -179,7 +179,7 @@ class Trainer:
         self.fixed_labels = (torch.arange(n, device=self.device) % self.model_config.n_classes
                              if self.model_config.conditional else None)
         self.step_count = 0          # completed iterations (G updates)
-        self._set_progress()
+        self.set_progress()
         self.pending: list[StepRecord] = []
         self.history_changes: list[dict] = []
         self.wall_start = time.perf_counter()
@@ -276,7 +276,7 @@ class Trainer:
 
     def step(self) -> None:
         """One iteration: (1) D x n_critic, (2) G, (3) EMA, (4) record (kept on the device until flush)."""
-        self._set_progress()
+        self.set_progress()
         values = {}
         for _ in range(self.cfg.n_critic):
             values = self.d_step()
@@ -285,10 +285,11 @@ class Trainer:
         self.ema_step()
         self.pending.append(StepRecord(self.step_count, values, self.cfg.batch_size * self.cfg.n_critic))
 
-    def _set_progress(self) -> None:
+    def set_progress(self, *modules: nn.Module) -> None:
         """Models that change with training (progan's resolution and fade-in alpha) get the step before each
-        iteration; their state is a function of the step alone, so a resumed run continues exactly."""
-        for m in (self.G, self.D, self.G_ema):
+        iteration; their state is a function of the step alone, so a resumed run continues exactly. `modules`
+        (default: G, D and the EMA G) may name copies, such as a viewer's live copy, that must match the step too."""
+        for m in modules or (self.G, self.D, self.G_ema):
             fn = getattr(m, "set_progress", None)
             if fn is not None:
                 fn(self.step_count, self.cfg.steps)
@@ -412,7 +413,7 @@ class Trainer:
                     setattr(self.cfg, key, change[key])
         for key in LIVE_SETTINGS:
             self._apply_setting(key, getattr(self.cfg, key))
-        self._set_progress()
+        self.set_progress()
 
     def save_checkpoint(self, path: str | Path) -> None:
         ckpt.save_training_state(path, self.state_dict())

@@ -2,6 +2,7 @@
 import time
 
 import pytest
+import torch
 
 from gan.config import TrainConfig
 from gan.errors import GanInputError
@@ -132,6 +133,80 @@ def test_live_pipeline_follows_training(manager):
     until(lambda: run.grid_version >= version + 2)
     assert (run.live(seeds=[1], output_type="np") != first).any()
     assert run.live.name == f"live: {run.id}"
+    run.pause()
+    assert_parked(run, run.view().step)  # the pause's refresh is done: the live model is the run as it is now
+    info, t = run.live.info, run.session.trainer
+    assert info["steps"] == run.view().step and info["wall_time_s"] > 0 and info["device"] == str(t.device)
+    assert run.live.discriminator is not None and run.live.discriminator is not t.D  # a copy, kept up to date
+    live_d = run.live.discriminator.state_dict()
+    assert all(torch.equal(live_d[k], v) for k, v in t.D.state_dict().items())
+
+
+def test_the_catalog_lists_a_live_run_as_it_is_and_only_while_it_is_active(manager):
+    from gan.catalog import Catalog
+
+    catalog = Catalog(None, manager.runs_dir)
+    run = manager.start(TrainConfig(steps=100_000, **TINY))
+    name = f"live: {run.id}"
+    catalog.add_live(name, run.live, alive=lambda: run.active)
+    until(lambda: run.view().step >= 10)
+    run.pause()
+    assert_parked(run, run.view().step)
+    step = run.view().step
+    cfg, device = run.cfg, run.session.trainer.device
+    label = f"{name} · {cfg.dataset} · {cfg.arch} · {cfg.loss} · {step} steps · {device}"
+    assert dict(catalog.choices())[label] == name
+    assert catalog.entry(name).info["steps"] == step and catalog.get(name).discriminator is not None
+    run.stop()
+    assert name not in catalog.names() and name not in dict(catalog.choices()).values()
+    with pytest.raises(GanInputError, match="no longer live: its training run has ended"):
+        catalog.get(name)
+    run.resume()  # listed again once the train tab registers it again
+    catalog.add_live(name, run.live, alive=lambda: run.active)
+    assert name in catalog.names()
+    run.stop()
+
+
+def test_the_controls_offered_are_those_that_act(manager):
+    """RunManager.actions says which buttons the Train tab enables; every control it does not offer refuses
+    with a message, so the page never offers one that only says no."""
+    controls = {"pause": lambda r: r.pause(), "resume": lambda r: manager.resume(r.id),
+                "single_step": lambda r: r.single_step(), "stop": lambda r: r.stop(), "save": lambda r: r.save_model()}
+
+    def offered(run, *names):
+        acts = manager.actions(run.id if run else None)
+        assert {k for k, v in acts.items() if v} == set(names)
+        for name in set(controls) - set(names):
+            if run is not None:
+                with pytest.raises(GanInputError):
+                    controls[name](run)
+
+    offered(None, "start")
+    run = manager.start(TrainConfig(steps=100_000, **TINY))
+    offered(run, "pause", "stop", "save")
+    with pytest.raises(GanInputError, match="already active"):
+        manager.start(TrainConfig(steps=10, **TINY))
+    run.pause()
+    offered(run, "resume", "single_step", "stop", "save")
+    run.stop()
+    offered(run, "start", "resume")
+    other = manager.start(TrainConfig(steps=100_000, **TINY))  # takes the one slot: the stopped run must wait
+    offered(run)
+    other.stop()
+
+
+def test_images_per_second_count_training_time_only():
+    from gan.runs import RATE_MIN_STEPS, RateWindow
+
+    w = RateWindow(seconds=10.0)
+    for _ in range(RATE_MIN_STEPS - 1):
+        w.add(0.1, 16)
+    assert w.rate() is None  # too few steps to say
+    w.add(0.1, 16)
+    assert w.rate() == pytest.approx(160)
+    for _ in range(500):  # a long window of faster steps pushes the old ones out
+        w.add(0.05, 16)
+    assert w.rate() == pytest.approx(320) and w.time <= 10.0 + 0.05
 
 
 def test_a_failing_disk_pauses_the_run_and_loses_nothing(manager, monkeypatch):

@@ -237,3 +237,143 @@ def test_fork_from_a_checkpoint_takes_the_live_fields(client, train_app, browser
     assert (fork.cfg.lr_g, fork.cfg.lr_d, fork.cfg.n_critic) == (5e-5, run.cfg.lr_d, 2)
     manager.stop_all()
     page.close()
+
+
+def wait_idle_rounds(run, n, timeout=60):
+    """Until the paused run's thread has idled n more rounds (each ~20 ms): the run has sat paused a while."""
+    rounds = run.idle_rounds
+    end = time.time() + timeout
+    while run.idle_rounds < rounds + n:
+        assert time.time() < end, f"run {run.id} never idled {n} rounds: {run.view().state}"
+        time.sleep(0.02)
+
+
+# What Gradio's progress tracker writes ("processing | 0.7/0.9s", "queue: 1/1", "0.7s"): never part of the status.
+TRACKER_TEXT = r"processing \||queue: \d|\d\.\ds\b"
+WATCH_STATUS_JS = """() => { window.statusTexts = []; const el = document.querySelector('#train-status');
+  new MutationObserver(() => window.statusTexts.push(el.textContent.trim()))
+    .observe(el, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def test_the_status_line_tells_the_truth_after_pause_step_and_resume(client, train_app, browser):
+    """After a Step the message names the new step; images/s and the ETA come from recent training steps, so
+    neither the time the run sat paused nor a single step skews them; Gradio's timer text never gets into the
+    status line (the page's text is what a user copies and what a screen reader says)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    url, manager, _ = train_app
+    manager.stop_all()
+    client.predict(api_name="/start_training", batch_size=16)
+    run = manager.get(None)
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    status_md = page.locator("#train-status")
+    expect(status_md).to_contain_text(run.id, timeout=30_000)  # the page shows this run
+    page.evaluate(WATCH_STATUS_JS)
+    running = poll(client, lambda s: s["step"] >= 30 and s["img_per_s"] and s["eta_s"])
+    a = client.predict(api_name="/pause_training")["step"]
+    wait_idle_rounds(run, 100)  # paused for two seconds or more: a rate that counted it would fall tenfold
+    stepped = client.predict(api_name="/step_training")
+    assert stepped["step"] == a + 1 and f"paused at step {a + 1}" in stepped["message"]
+    assert stepped["img_per_s"] >= running["img_per_s"] / 3
+    expect(status_md).to_contain_text(f"step {a + 1:,} / 3,000", timeout=30_000)
+    expect(status_md).to_contain_text(f"paused at step {a + 1}")
+    resumed = client.predict(api_name="/resume_training")
+    assert resumed["state"] == "running" and resumed["eta_s"] is not None
+    assert resumed["eta_s"] <= running["eta_s"] * 3
+    poll(client, lambda s: s["step"] > a + 5)
+    expect(status_md).to_contain_text("running", timeout=30_000)
+    texts = page.evaluate("window.statusTexts")
+    assert texts and not [t for t in texts if re.search(TRACKER_TEXT, t)]
+    manager.stop_all()
+    page.close()
+
+
+def test_buttons_offer_only_what_the_picked_run_can_do(client, train_app, browser):
+    """With no run picked only Start acts (Pause cannot say "no run yet" while older runs are listed); while a
+    run trains Start waits (the server's one run slot is taken); each state enables just its controls."""
+    from playwright.sync_api import expect
+
+    url, manager, _ = train_app
+    manager.stop_all()
+    assert manager.runs  # older runs are listed: as after a restart, none of them is picked
+    manager.current = None
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    buttons = {name: page.locator(f"#train-{name}") for name in ("start", "pause", "resume", "step", "stop", "save")}
+
+    def offered(*names):
+        for name, button in buttons.items():
+            (expect(button).to_be_enabled if name in names else expect(button).to_be_disabled)(timeout=30_000)
+
+    offered("start")
+    buttons["start"].click()
+    expect(page.locator("#train-status")).to_contain_text("running", timeout=60_000)
+    offered("pause", "stop", "save")
+    buttons["pause"].click()
+    expect(page.locator("#train-status")).to_contain_text("paused at step", timeout=30_000)
+    offered("resume", "step", "stop", "save")
+    buttons["step"].click()
+    expect(page.locator("#train-status")).to_contain_text("took one step", timeout=30_000)
+    offered("resume", "step", "stop", "save")
+    buttons["stop"].click()
+    expect(page.locator("#train-status")).to_contain_text("stopped", timeout=60_000)
+    offered("start", "resume")  # a stopped run resumes; it has no model file yet to save
+    page.close()
+
+
+def test_the_live_model_shows_the_runs_step_and_d_and_goes_when_the_run_ends(client, train_app, browser, demo):
+    """Explore's `live: <run>` reports the run's current step, wall time and device, carries a copy of D kept up
+    to date with the weights, and is listed only while the run is active; a finished run is `run: <id>`."""
+    import re
+
+    import torch
+    from playwright.sync_api import expect
+
+    _, manager, _ = train_app
+    catalog = demo.ganscope.catalog
+    manager.stop_all()
+    client.predict(api_name="/start_training", batch_size=16)
+    run = manager.get(None)
+    name = f"live: {run.id}"
+    poll(client, lambda s: s["step"] >= 20)
+    paused = client.predict(api_name="/pause_training")
+    step = paused["step"]
+    wait_parked(run)  # the pause's refresh of the live model is done
+    info = catalog.entry(name).info
+    assert info["steps"] == step and info["wall_time_s"] > 0 and info["device"] == paused["device"]
+    pipe = catalog.get(name)
+    d = run.session.trainer.D
+    assert pipe.discriminator is not None and pipe.discriminator is not d
+    live_d, trained_d = pipe.discriminator.state_dict(), d.state_dict()
+    assert all(torch.equal(live_d[k], trained_d[k]) for k in trained_d)
+
+    page = browser.new_page()
+    page.goto(train_app[0])
+    page.locator("#explore-model input").click()
+    option = page.get_by_role("option", name=re.compile(f"^{re.escape(name)} "))
+    expect(option).to_contain_text(f"· {step} steps · {paused['device']}", timeout=30_000)
+    option.click()
+    info_md = page.locator("#model-info")
+    expect(info_md).to_contain_text(f"for {step} steps on {paused['device']}", timeout=30_000)
+    expect(info_md).to_contain_text("carries its discriminator")
+
+    client.predict(api_name="/stop_training")
+    assert name not in catalog.names()
+    with pytest.raises(ValueError, match="no longer live"):
+        catalog.entry(name)
+    page.reload()
+    page.locator("#explore-model input").click()
+    expect(page.get_by_role("option", name=re.compile("^tiny-mnist "))).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("option", name=re.compile(f"^{re.escape(name)} "))).to_have_count(0)
+    page.close()
+
+    client.predict(api_name="/start_training", batch_size=16, steps=12)
+    short = manager.get(None)
+    poll(client, lambda s: s["state"] == "finished")
+    catalog.refresh()
+    assert f"run: {short.id}" in catalog.names() and f"live: {short.id}" not in catalog.names()

@@ -17,7 +17,7 @@ from gan.config import TRAIN_PRESETS, TrainConfig
 from gan.errors import GanInputError
 from gan.losses import LOSSES
 from gan.models import ARCHITECTURES
-from gan.runs import RunManager
+from gan.runs import CONTROLS, RunManager
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,10 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
     p = preset_values(DEFAULT_PRESET)
 
     def publish_live(run) -> None:
+        """List the run's live model in the catalog while the run is active; once it stops, finishes or fails the
+        catalog drops it (a finished run's file is listed as "run: <id>" instead)."""
         if catalog is not None and run is not None and run.live is not None:
-            catalog.add_live(run.live.name, run.live)
+            catalog.add_live(run.live.name, run.live, alive=lambda: run.active)
 
     # ------------------------------------------------------------------------------------ handlers
     def start_training(preset: str = DEFAULT_PRESET, dataset: str = p["dataset"], upload: str | None = None,
@@ -185,14 +187,20 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             figures[kind] = (key, make())
         return figures[kind][1]
 
+    def buttons(run_id) -> list:
+        """Each control enabled only when it can act on the picked run as it is now (gan.runs' own rules)."""
+        acts = manager.actions(run_id or None)
+        return [gr.update(interactive=acts[k]) for k in ("start", *CONTROLS)]
+
     def snapshot(run_id, seen):
-        """What the timer shows: status line, loss curves, sample grid, quality monitor, checkpoint list. `seen`
-        (per page) remembers what this page already has, so an unchanged picture is not sent again."""
+        """What the timer shows: status line, loss curves, sample grid, quality monitor, checkpoint list, and
+        which buttons can act. `seen` (per page) remembers what this page already has, so an unchanged picture
+        is not sent again."""
         seen = dict(seen or {})
         try:
             run = manager.get(run_id or None)
         except GanInputError:
-            return (_status_line(None), None, None, None, gr.update(), gr.update(), {}, {})
+            return (_status_line(None), None, None, None, gr.update(), gr.update(), {}, *buttons(None), {})
         view = run.view()
         history = run.history_copy()
 
@@ -220,7 +228,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             travel = gr.update(maximum=max(len(steps) - 1, 1), label=f"Checkpoint ({len(steps)} saved: "
                                f"{steps[0] if steps else '-'} … {steps[-1] if steps else '-'})")
         choices = gr.update(choices=_run_choices(manager), value=run.id) if run_id != run.id else gr.update()
-        return (_status_line(view), plot, grid, quality, travel, choices, view.to_status(), seen)
+        return (_status_line(view), plot, grid, quality, travel, choices, view.to_status(), *buttons(run.id), seen)
 
     def time_travel(run_id, index, seed):
         def act():
@@ -290,14 +298,15 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         with gr.Column(scale=1):
             run_pick = gr.Dropdown(_run_choices(manager), value=manager.current or "", label="Run", allow_custom_value=True,
                                    elem_id="train-run")
+            # Enabled by the snapshot (on load, on every tick, after every press): none can act before it says so.
             with gr.Row():
                 start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
-                pause_btn = gr.Button("Pause", elem_id="train-pause")
-                resume_btn = gr.Button("Resume", elem_id="train-resume")
+                pause_btn = gr.Button("Pause", elem_id="train-pause", interactive=False)
+                resume_btn = gr.Button("Resume", elem_id="train-resume", interactive=False)
             with gr.Row():
-                step_btn = gr.Button("Step", elem_id="train-step")
-                stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
-                save_btn = gr.Button("Save as model", elem_id="train-save")
+                step_btn = gr.Button("Step", elem_id="train-step", interactive=False)
+                stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop", interactive=False)
+                save_btn = gr.Button("Save as model", elem_id="train-save", interactive=False)
             action_msg = gr.Markdown("", elem_id="train-message")
             with gr.Accordion("Change while it runs", open=False):
                 live_lr_g = gr.Number(p["lr_g"], label="lr G", elem_id="train-live-lr-g")
@@ -327,31 +336,50 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             batch_size, n_critic, ema, seed, device, augment]
     preset.change(fill_preset, preset, [dataset, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1,
                                         beta2, batch_size, n_critic, ema, seed, augment], api_visibility="private")
+    timer = gr.Timer(1.0)
+    seen = gr.State({})
+    outputs = [status_md, loss_plot, grid_img, quality_plot, travel, run_pick, status_json,
+               start_btn, pause_btn, resume_btn, step_btn, stop_btn, save_btn, seen]
+    # Gradio keeps a hidden progress tracker's text ("processing | 0.7/0.9s") inside each output, where it reads
+    # as part of the status line: the watch's progress goes to the invisible JSON alone.
+    watch = dict(fn=snapshot, inputs=[run_pick, seen], outputs=outputs, show_progress="hidden",
+                 show_progress_on=[status_json], api_visibility="private", concurrency_limit=None)
     start_btn.click(start_training, form, [status_json, run_pick], api_name="start_training",
-                    concurrency_id="train-control")
+                    concurrency_id="train-control").then(**watch)
     for btn, action in ((pause_btn, "pause"), (resume_btn, "resume"), (step_btn, "single_step"),
                         (stop_btn, "stop")):
         api = {"single_step": "step_training"}.get(action, f"{action}_training")
-        btn.click(control(action), run_pick, status_json, api_name=api, concurrency_id="train-control")
+        btn.click(control(action), run_pick, status_json, api_name=api, concurrency_id="train-control",
+                  show_progress="hidden").then(**watch)  # the page shows the new state (and buttons) at once
     gr.api(training_status, api_name="training_status")
     live = [live_lr_g, live_lr_d, live_n_critic, live_augment]
     apply_btn.click(apply_live, [run_pick, *live], action_msg, api_visibility="private")
     run_pick.change(live_values, run_pick, live, show_progress="hidden", api_visibility="private")
-    if demo is not None:  # a page opened on the run already picked gets no change event
-        demo.load(live_values, run_pick, live, show_progress="hidden", api_visibility="private")
-    save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model")
+    save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model").then(**watch)
     travel.release(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                    api_visibility="private")
     travel_seed.submit(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                        api_visibility="private")
     fork_btn.click(fork, [run_pick, travel, *live], [run_pick, action_msg],
                    api_visibility="private")
-    timer = gr.Timer(1.0)
-    seen = gr.State({})
-    outputs = [status_md, loss_plot, grid_img, quality_plot, travel, run_pick, status_json, seen]
-    timer.tick(snapshot, [run_pick, seen], outputs, show_progress="hidden", api_visibility="private",
-               concurrency_limit=None)
-    run_pick.change(snapshot, [run_pick, seen], outputs, show_progress="hidden", api_visibility="private")
+    timer.tick(**watch)
+    run_pick.change(**watch)
+
+    def open_page(run_id, seen):
+        """A page opens: the status and buttons at once (not one tick later), and the live settings filled once.
+        When the snapshot moves the pick to the current run, the pick's change event fills them; a page opened on
+        the run already picked gets no change event, so they are filled here. Filling them twice would undo
+        what a quick user typed in between."""
+        shown = snapshot(run_id, seen)
+        try:
+            same = manager.get(run_id or None).id == run_id
+        except GanInputError:
+            same = False
+        return (*shown, *(live_values(run_id) if same else [gr.skip()] * 4))
+
+    if demo is not None:
+        demo.load(open_page, [run_pick, seen], outputs + live, show_progress="hidden",
+                  show_progress_on=[status_json], api_visibility="private")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
