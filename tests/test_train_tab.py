@@ -24,12 +24,13 @@ def poll(client, predicate, timeout=120):
     raise AssertionError(f"status never satisfied the condition: {status}")
 
 
-def wait_parked(run, timeout=30):
-    """Until the paused run's thread has gone round its idle loop twice (once entirely after this call), so a
-    step read afterwards is where the run stays: a run that kept training would have moved on."""
-    rounds = run.idle_rounds
+def wait_parked(run, rounds=2, timeout=60):
+    """Until the paused run's thread has gone round its idle loop `rounds` more times (each ~20 ms; the default 2
+    means once entirely after this call), so a step read afterwards is where the run stays: a run that kept
+    training would have moved on. More rounds: the run has sat paused a while."""
+    start = run.idle_rounds
     end = time.time() + timeout
-    while run.idle_rounds < rounds + 2:
+    while run.idle_rounds < start + rounds:
         assert time.time() < end, f"run {run.id} never parked: {run.view().state}, step {run.view().step}"
         time.sleep(0.02)
 
@@ -239,15 +240,6 @@ def test_fork_from_a_checkpoint_takes_the_live_fields(client, train_app, browser
     page.close()
 
 
-def wait_idle_rounds(run, n, timeout=60):
-    """Until the paused run's thread has idled n more rounds (each ~20 ms): the run has sat paused a while."""
-    rounds = run.idle_rounds
-    end = time.time() + timeout
-    while run.idle_rounds < rounds + n:
-        assert time.time() < end, f"run {run.id} never idled {n} rounds: {run.view().state}"
-        time.sleep(0.02)
-
-
 # What Gradio's progress tracker writes ("processing | 0.7/0.9s", "queue: 1/1", "0.7s"): never part of the status.
 TRACKER_TEXT = r"processing \||queue: \d|\d\.\ds\b"
 WATCH_STATUS_JS = """() => { window.statusTexts = []; const el = document.querySelector('#train-status');
@@ -275,7 +267,7 @@ def test_the_status_line_tells_the_truth_after_pause_step_and_resume(client, tra
     page.evaluate(WATCH_STATUS_JS)
     running = poll(client, lambda s: s["step"] >= 30 and s["img_per_s"] and s["eta_s"])
     a = client.predict(api_name="/pause_training")["step"]
-    wait_idle_rounds(run, 100)  # paused for two seconds or more: a rate that counted it would fall tenfold
+    wait_parked(run, rounds=100)  # paused for two seconds or more: a rate that counted it would fall tenfold
     stepped = client.predict(api_name="/step_training")
     assert stepped["step"] == a + 1 and f"paused at step {a + 1}" in stepped["message"]
     assert stepped["img_per_s"] >= running["img_per_s"] / 3
