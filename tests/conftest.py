@@ -5,13 +5,21 @@ server on a free port, and headless Chromium. Kept general so every tab's tests 
     def test_api(client): client.predict(api_name="/generate")
 
 Everything is session-scoped except `page` (a fresh browser context per test).
+
+The suite runs torch on one intra-op thread (OMP_NUM_THREADS=1, set here before torch is imported, so the processes
+the tests start inherit it). Its nets are tiny and the test process holds several threads that use torch at once (a
+server, a training run, the test itself); on 2 cores, two OpenMP threads each made the same 48-step resume take 3-16 s
+instead of 1 s. The logic under test is the same at any thread count; tests that are about thread counts set their own.
 """
 from __future__ import annotations
 
-import io
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import io  # noqa: E402
 import json
 import logging
-import os
 import random
 import signal
 import socket

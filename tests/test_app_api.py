@@ -135,17 +135,21 @@ def test_one_cpu_thread_is_pinned_per_thread_only():
 
     from gan import explore
 
-    before = torch.get_num_threads()
+    saved = torch.get_num_threads()
+    torch.set_num_threads(2)   # the suite runs on one thread (tests/conftest.py): give the caller two to keep
     seen = {}
 
     def worker():
         explore.one_cpu_thread_here()
         seen["worker"] = torch.get_num_threads()
 
-    t = threading.Thread(target=worker)
-    t.start()
-    t.join()
-    assert seen["worker"] == 1 and torch.get_num_threads() == before
+    try:
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert seen["worker"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
 
 
 def test_an_empty_weights_folder_is_a_message_not_a_crash(tmp_path):
