@@ -3,6 +3,7 @@
 A tab module is a file in gan/ui/ with
     TITLE = "Explore"
     def build(ctx: AppContext, demo: gr.Blocks) -> None      # creates its widgets and events inside the tab
+and optionally CSS = "..." (its own style rules, keyed on its elem_ids; the app joins them all).
 To add a tab, write the module and append its import path to TABS (or pass tabs=[...] to build_demo).
 Shared things (the model catalog, the device, room for a run manager) travel in AppContext, never in gr.State.
 """
@@ -20,8 +21,8 @@ from gan.catalog import Catalog
 
 TABS = ["gan.ui.explore", "gan.ui.interpolate", "gan.ui.train_tab", "gan.ui.playground"]
 
-# Crisp pixels wherever the browser scales an image, and a compact neighbours strip.
-CSS = """
+# Rules every tab shares: crisp pixels wherever the browser scales an image, and the message colour.
+BASE_CSS = """
 #generated img, #neighbours img, #interp-animation img, #interp-strip img, #train-grid img { image-rendering: pixelated; }
 #generated img { max-height: 420px; object-fit: contain; }
 #explore-message p, #interp-message p { color: #b45309; font-weight: 600; }
@@ -101,4 +102,10 @@ MAX_FILE_SIZE = "200mb"     # uploads (zips of images, CSVs, bookmarks) larger t
 
 def launch_kwargs() -> dict:
     """Arguments for demo.launch() that Gradio 6 no longer takes in gr.Blocks(), and the upload cap."""
-    return {"css": CSS, "ssr_mode": False, "max_file_size": MAX_FILE_SIZE}
+    return {"css": app_css(), "ssr_mode": False, "max_file_size": MAX_FILE_SIZE}
+
+
+def app_css(tabs: list[str] | None = None) -> str:
+    """The page's style: the shared rules, then each tab module's own CSS (if it has one)."""
+    own = [getattr(importlib.import_module(path), "CSS", "") for path in tabs or TABS]
+    return "\n".join([BASE_CSS, *own])
