@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from gan.errors import GanInputError
+from gan.errors import FieldError, GanInputError
 
 IMAGE_SIZES = (28, 32, 64)
 
@@ -103,6 +103,40 @@ class ModelConfig:
 def _check_int(name: str, value, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise GanInputError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+# One limit per training number, as (low, high, whole number?, low itself allowed?), checked by check_number only:
+# gan.training.resolve_config checks every run with it (command line, Train tab, run manager), and a form checks
+# its fields with it before they become a TrainConfig.
+LIMITS = {
+    "steps": (1, 10_000_000, True, True), "batch_size": (1, 65_536, True, True),
+    "lr_g": (0, 1, False, False), "lr_d": (0, 1, False, False),
+    "beta1": (0, 0.9999, False, True), "beta2": (0, 0.99999, False, True),
+    "n_critic": (1, 100, True, True), "gp_lambda": (0, 1000, False, True), "clip": (0, 10, False, False),
+    "ema": (0, 0.99999, False, True), "seed": (0, 2 ** 63 - 1, True, True),
+    "sample_every": (1, 10_000_000, True, True), "checkpoint_every": (1, 10_000_000, True, True),
+    "log_every": (1, 10_000_000, True, True), "n_samples": (1, 1024, True, True),
+}
+
+
+def limit_rule(name: str) -> str:
+    """A number's limits in words, e.g. "must be a whole number from 1 to 65,536"."""
+    lo, hi, whole, lo_ok = LIMITS[name]
+    if whole:
+        return f"must be a whole number from {lo:,} to {hi:,}"
+    return f"must be a number from {lo:g} to {hi:g}" if lo_ok else f"must be a number above {lo:g}, at most {hi:g}"
+
+
+def check_number(name: str, value) -> int | float:
+    """`value` as the setting `name` takes it (an int for whole-number settings), or a FieldError that says the
+    limits. Text, None, NaN, infinity and fractions in whole-number settings are refused, never rounded."""
+    lo, hi, whole, lo_ok = LIMITS[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldError(name, limit_rule(name), value)
+    if not math.isfinite(value) or value < lo or value > hi or (not lo_ok and value == lo) or \
+            (whole and not float(value).is_integer()):
+        raise FieldError(name, limit_rule(name), value)
+    return int(value) if whole else value
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,10 @@ from torch import nn
 
 from gan import checkpoint as ckpt
 from gan.augment import diff_augment, parse_policy
-from gan.config import ModelConfig, TrainConfig
+from gan.config import LIMITS, ModelConfig, TrainConfig, check_number
 from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.devices import resolve_device
-from gan.errors import GanInputError, TrainingDiverged
+from gan.errors import FieldError, GanInputError, TrainingDiverged
 from gan.latent import sample_z, seed_to_z
 from gan.losses import LOSSES, gradient_penalty
 from gan.models import ARCHITECTURES, build_discriminator, build_generator
@@ -70,31 +69,8 @@ _FALLBACK = dict(beta1=0.5, beta2=0.999, gp_lambda=10.0, clip=0.01, optimizer="a
 
 
 def _check(cfg: TrainConfig) -> None:
-    def number(name, lo, hi, integer=False, lo_open=False):
-        v = getattr(cfg, name)
-        bad = isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer())
-        if bad or not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
-            kind = "an integer" if integer else "a number"
-            raise GanInputError(f"--{name.replace('_', '-')} must be {kind} in {'(' if lo_open else '['}{lo}, {hi}], "
-                                f"got {v!r}")
-        if integer:
-            setattr(cfg, name, int(v))
-
-    number("steps", 1, 10_000_000, integer=True)
-    number("batch_size", 1, 65_536, integer=True)
-    number("lr_g", 0, 1, lo_open=True)
-    number("lr_d", 0, 1, lo_open=True)
-    number("beta1", 0, 0.9999)
-    number("beta2", 0, 0.99999)
-    number("n_critic", 1, 100, integer=True)
-    number("gp_lambda", 0, 1000)
-    number("clip", 0, 10, lo_open=True)
-    number("ema", 0, 0.99999)
-    number("seed", 0, 2 ** 63 - 1, integer=True)
-    number("sample_every", 1, 10_000_000, integer=True)
-    number("checkpoint_every", 1, 10_000_000, integer=True)
-    number("log_every", 1, 10_000_000, integer=True)
-    number("n_samples", 1, 1024, integer=True)
+    for name in LIMITS:
+        setattr(cfg, name, check_number(name, getattr(cfg, name)))
     if cfg.optimizer not in ("adam", "rmsprop"):
         raise GanInputError(f"--optimizer must be adam or rmsprop, not {cfg.optimizer!r}")
     cfg.augment = ",".join(parse_policy(cfg.augment))
@@ -153,8 +129,8 @@ class Trainer:
             device=self.device)
         self.data.to(self.device)
         if self.cfg.batch_size > len(self.data):
-            raise GanInputError(f"--batch-size {self.cfg.batch_size} is larger than the dataset "
-                                f"({len(self.data)} samples)")
+            raise FieldError("batch_size", f"must not be larger than the dataset ({len(self.data):,} samples)",
+                             self.cfg.batch_size)
         self.model_config = model_config_for(self.cfg, self.data)
         cuda = self.device.type == "cuda"
         self.amp = cuda and self.cfg.amp

@@ -127,7 +127,7 @@ def test_nan_and_infinity_sent_as_raw_json_are_refused(app, app_url, client):
     assert "event: error" in text and "frames must be a finite number" in text, text
     form = '["DCGAN on MNIST", "mnist", null, "dcgan", "bce", false, false, 10, NaN, 0.0002, 0.5, 0.999, 16, 1, 0.999, 0, "cpu", false]'
     text = call("start_training", f'{{"data": {form}}}'.encode())
-    assert "event: error" in text and "lr G must be a finite number" in text, text
+    assert "event: error" in text and "learning rate of G must be a finite number" in text, text
     assert not app[0].active_runs()
     still_serving(client)
 
@@ -156,12 +156,13 @@ def test_interpolate_refuses_bad_numbers_and_names(app, client, kwargs, words):
 
 # ------------------------------------------------------------------------------------------ start_training
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(steps=0), "--steps must be"), (dict(steps=-1), "--steps must be"), (dict(steps="abc"), "steps must be"),
-    (dict(lr_g=0), "--lr-g must be"), (dict(lr_g=1e9), "--lr-g must be"), (dict(lr_d=-1), "--lr-d must be"),
-    (dict(lr_d="x"), "lr D must be a finite number"), (dict(beta1=-0.1), "--beta1"), (dict(beta1=1.5), "--beta1"),
-    (dict(beta2=2), "--beta2"), (dict(batch_size=-1), "--batch-size"), (dict(batch_size=1e9), "--batch-size"),
-    (dict(n_critic=0), "--n-critic"), (dict(n_critic=1e6), "--n-critic"), (dict(ema=-1), "--ema"),
-    (dict(ema=2), "--ema"), (dict(seed=-1), "--seed"), (dict(seed=1e30), "--seed"),
+    (dict(steps=0), "Steps must be"), (dict(steps=-1), "Steps must be"), (dict(steps="abc"), "steps must be"),
+    (dict(lr_g=0), "Learning rate of G must be"), (dict(lr_g=1e9), "Learning rate of G must be"),
+    (dict(lr_d=-1), "Learning rate of D must be"), (dict(lr_d="x"), "learning rate of D must be a finite number"),
+    (dict(beta1=-0.1), "Adam β1 must be"), (dict(beta1=1.5), "Adam β1 must be"), (dict(beta2=2), "Adam β2 must be"),
+    (dict(batch_size=-1), "Batch size must be"), (dict(batch_size=1e9), "Batch size must be"),
+    (dict(n_critic=0), "D steps per G step"), (dict(n_critic=1e6), "D steps per G step"), (dict(ema=-1), "EMA decay"),
+    (dict(ema=2), "EMA decay"), (dict(seed=-1), "Seed must be"), (dict(seed=1e30), "Seed must be"),
     (dict(steps=2.5), "steps must be a whole number"), (dict(batch_size=2.5), "batch size must be a whole number"),
     (dict(seed=0.5), "seed must be a whole number"),
     (dict(device="tpu"), "not in the list of choices"), (dict(preset="nope"), "not in the list of choices"),

@@ -69,7 +69,12 @@ def test_full_control_cycle_through_the_api(client, train_app):
 
 
 @pytest.mark.parametrize("kwargs,words", [
-    (dict(batch_size=0), "batch-size"), (dict(lr_g=-1), "lr-g"), (dict(steps=1e12), "steps"), (dict(n_critic=-3), "n-critic"),
+    # The page's words, not the command line's: each field by its label, its limits, and what was typed.
+    (dict(batch_size=0), "^Batch size must be a whole number from 1 to 65,536; you typed 0$"),
+    (dict(lr_g=-1), "^Learning rate of G must be a number above 0, at most 1; you typed -1$"),
+    (dict(lr_g=None), "^Learning rate of G must be a number above 0, at most 1; the field is empty or not a number$"),
+    (dict(steps=1e12), "^Steps must be a whole number from 1 to 10,000,000; you typed 1,000,000,000,000$"),
+    (dict(n_critic=-3), r"^D steps per G step \(n_critic\) must be a whole number from 1 to 100; you typed -3$"),
     (dict(dataset=train_tab.UPLOAD_ZIP), "choose a file"), (dict(loss="nope"), "not in the list of choices"),
 ])
 def test_bad_settings_get_a_message_and_start_nothing(client, train_app, kwargs, words):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from gan.config import TRAIN_PRESETS, TrainConfig
-from gan.errors import GanInputError
+from gan.config import TRAIN_PRESETS, TrainConfig, check_number
+from gan.errors import FieldError, GanInputError
 from gan.losses import LOSSES
 from gan.models import ARCHITECTURES
 from gan.runs import CONTROLS, RunManager
@@ -27,6 +27,10 @@ DATASET_CHOICES = ["mnist", "fashion-mnist", "ring8", "grid25", "spiral", "moons
 QUALITY_EVERY = 500      # steps between mode-collapse monitor updates
 QUALITY_SAMPLES = 1000
 HYPER_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "n_critic", "ema", "seed")
+# The form's labels, by TrainConfig field: the page shows them, and its messages name the fields the same way.
+FIELD_LABELS = {"steps": "steps", "batch_size": "batch size", "n_critic": "D steps per G step (n_critic)",
+                "lr_g": "learning rate of G", "lr_d": "learning rate of D", "beta1": "Adam β1", "beta2": "Adam β2",
+                "ema": "EMA decay", "seed": "seed"}
 # The form's augment box turns on the DiffAugment paper's policy for small datasets (gan.augment).
 AUGMENT_POLICY = "translation,cutout"
 
@@ -112,11 +116,11 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                        device: str = "auto", augment: bool = p["augment"]):
         staged = None
         try:
+            numbers = {name: check_number(name, value) for name, value in (
+                ("steps", steps), ("lr_g", lr_g), ("lr_d", lr_d), ("beta1", beta1), ("beta2", beta2),
+                ("batch_size", batch_size), ("n_critic", n_critic), ("ema", ema), ("seed", seed))}
             cfg = TrainConfig(dataset=dataset, arch=arch, loss=loss, conditional=bool(conditional),
-                              spectral_norm=bool(spectral_norm), steps=_int(steps, "steps"), lr_g=_num(lr_g, "lr_g"),
-                              lr_d=_num(lr_d, "lr_d"), beta1=_num(beta1, "beta1"), beta2=_num(beta2, "beta2"),
-                              batch_size=_int(batch_size, "batch size"), n_critic=_int(n_critic, "n_critic"),
-                              ema=_num(ema, "ema"), seed=_int(seed, "seed"), device=device or "auto",
+                              spectral_norm=bool(spectral_norm), **numbers, device=device or "auto",
                               augment=_augment_policy(augment), sample_every=250, checkpoint_every=250, log_every=10)
             if loss not in LOSSES:
                 raise GanInputError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
@@ -129,7 +133,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         except GanInputError as e:
             if staged is not None:          # a refused upload is not kept in the runs folder
                 staged.unlink(missing_ok=True)
-            raise gr.Error(str(e), print_exception=False) from None
+            raise gr.Error(_worded(e), print_exception=False) from None
         publish_live(run)
         return run.view().to_status(), gr.update(choices=_run_choices(manager), value=run.id)
 
@@ -283,17 +287,17 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                                       elem_id="train-augment")
             with gr.Accordion("Hyperparameters", open=False):
                 with gr.Row():
-                    steps = gr.Number(p["steps"], label="steps", precision=0)
-                    batch_size = gr.Number(p["batch_size"], label="batch size", precision=0)
-                    n_critic = gr.Number(p["n_critic"], label="n_critic (D steps per G step)", precision=0)
+                    steps = gr.Number(p["steps"], label=FIELD_LABELS["steps"], precision=0)
+                    batch_size = gr.Number(p["batch_size"], label=FIELD_LABELS["batch_size"], precision=0)
+                    n_critic = gr.Number(p["n_critic"], label=FIELD_LABELS["n_critic"], precision=0)
                 with gr.Row():
-                    lr_g = gr.Number(p["lr_g"], label="lr G")
-                    lr_d = gr.Number(p["lr_d"], label="lr D")
-                    beta1 = gr.Number(p["beta1"], label="Adam β1")
-                    beta2 = gr.Number(p["beta2"], label="Adam β2")
+                    lr_g = gr.Number(p["lr_g"], label=FIELD_LABELS["lr_g"])
+                    lr_d = gr.Number(p["lr_d"], label=FIELD_LABELS["lr_d"])
+                    beta1 = gr.Number(p["beta1"], label=FIELD_LABELS["beta1"])
+                    beta2 = gr.Number(p["beta2"], label=FIELD_LABELS["beta2"])
                 with gr.Row():
-                    ema = gr.Number(p["ema"], label="EMA decay")
-                    seed = gr.Number(p["seed"], label="seed", precision=0)
+                    ema = gr.Number(p["ema"], label=FIELD_LABELS["ema"])
+                    seed = gr.Number(p["seed"], label=FIELD_LABELS["seed"], precision=0)
                     device = gr.Dropdown(["auto", "cpu", "cuda", "mps"], value="auto", label="device")
         with gr.Column(scale=1):
             run_pick = gr.Dropdown(_run_choices(manager), value=manager.current or "", label="Run", allow_custom_value=True,
@@ -309,9 +313,10 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                 save_btn = gr.Button("Save as model", elem_id="train-save", interactive=False)
             action_msg = gr.Markdown("", elem_id="train-message")
             with gr.Accordion("Change while it runs", open=False):
-                live_lr_g = gr.Number(p["lr_g"], label="lr G", elem_id="train-live-lr-g")
-                live_lr_d = gr.Number(p["lr_d"], label="lr D", elem_id="train-live-lr-d")
-                live_n_critic = gr.Number(p["n_critic"], label="n_critic", precision=0, elem_id="train-live-n-critic")
+                live_lr_g = gr.Number(p["lr_g"], label=FIELD_LABELS["lr_g"], elem_id="train-live-lr-g")
+                live_lr_d = gr.Number(p["lr_d"], label=FIELD_LABELS["lr_d"], elem_id="train-live-lr-d")
+                live_n_critic = gr.Number(p["n_critic"], label=FIELD_LABELS["n_critic"], precision=0,
+                                          elem_id="train-live-n-critic")
                 live_augment = gr.Checkbox(p["augment"], label="augment D's images", elem_id="train-live-augment")
                 apply_btn = gr.Button("Apply", elem_id="train-apply")
     status_md = gr.Markdown(_status_line(None), elem_id="train-status")
@@ -393,7 +398,14 @@ def _call(fn):
     try:
         return fn()
     except GanInputError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+        raise gr.Error(_worded(e), print_exception=False) from None
+
+
+def _worded(e: GanInputError) -> str:
+    """The library's message, with a setting named as this page labels it (FIELD_LABELS), not as a flag."""
+    if isinstance(e, FieldError) and e.field in FIELD_LABELS:
+        return e.worded(FIELD_LABELS[e.field])
+    return str(e)
 
 
 def _augment_policy(checked) -> str:
@@ -403,23 +415,8 @@ def _augment_policy(checked) -> str:
 
 def _live_settings(lr_g, lr_d, n_critic, augment) -> dict:
     """The "Change while it runs" fields as the settings Apply and Fork hand to the run (gan.training.LIVE_SETTINGS)."""
-    return {"lr_g": _num(lr_g, "lr_g"), "lr_d": _num(lr_d, "lr_d"), "n_critic": _int(n_critic, "n_critic"),
-            "augment": _augment_policy(augment)}
-
-
-def _num(value, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise GanInputError(f"{name} must be a number, got {value!r}") from None
-    return v
-
-
-def _int(value, name: str) -> int:
-    v = _num(value, name)
-    if v != v or v in (float("inf"), float("-inf")) or not float(v).is_integer():
-        raise GanInputError(f"{name} must be a whole number, got {value!r}")
-    return int(v)
+    return {"lr_g": check_number("lr_g", lr_g), "lr_d": check_number("lr_d", lr_d),
+            "n_critic": check_number("n_critic", n_critic), "augment": _augment_policy(augment)}
 
 
 def _stage_upload(manager: RunManager, kind: str, upload: str | None) -> tuple[str, Path | None]:
