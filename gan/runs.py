@@ -27,6 +27,7 @@ import numpy as np
 from gan.config import TrainConfig
 from gan.errors import GanInputError, TrainingDiverged
 from gan.session import TrainingSession, list_snapshots, read_metrics
+from gan.timeline import Timeline
 from gan.training import CONFIG_FILE, METRICS_LOG, MODEL_FILE, resolve_config, saved_train_config
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class RunView:
     changes: list = field(default_factory=list)
     quality: dict = field(default_factory=dict)
     growth: dict | None = None           # progan: {"resolution", "alpha", ...} while it grows
+    quality_history: list = field(default_factory=list)  # every monitor reading of the run, oldest first
 
     def to_status(self) -> dict:
         """The `training_status` endpoint's JSON object."""
@@ -92,7 +94,7 @@ class RunView:
         return {"run_id": self.run_id, "state": self.state, "step": self.step, "total_steps": self.total_steps,
                 "losses": losses, **losses, "img_per_s": self.img_per_s, "eta_s": self.eta_s, "device": self.device,
                 "message": self.message, "settings": self.settings, "changes": self.changes,
-                "quality": self.quality, "growth": self.growth}
+                "quality": self.quality, "growth": self.growth, "quality_history": self.quality_history}
 
 
 class Run:
@@ -109,22 +111,48 @@ class Run:
         self.commands: "queue.Queue[tuple[Callable, Future]]" = queue.Queue()
         self.history: list[dict] = [e for e in read_metrics(folder) if "loss_d" in e][-HISTORY_LIMIT:]
         self.changes: list[dict] = [e for e in read_metrics(folder) if e.get("event") == "change"]
+        # The monitor's readings are logged with the run, so a restarted server still shows its history.
+        self.quality_history: list[dict] = [_reading(e) for e in read_metrics(folder)
+                                            if e.get("event") == "quality"]
         self.step = self._step_on_disk()
         self.grid: np.ndarray | None = None
         self.grid_version = 0                  # bumped with every new grid, so viewers fetch only new ones
         self.live = None                       # GeneratorPipeline on a copy of the EMA generator
-        self.quality: dict = {}
+        self.quality: dict = dict(self.quality_history[-1]) if self.quality_history else {}
         self.quality_fn, self.quality_every = quality_fn, quality_every
         self._paused = threading.Event()
         self._stop = False
         self._single_steps = 0
         self.idle_rounds = 0                   # rounds of the paused loop that took no step: see _while_paused
         self.rate = RateWindow()               # images/s of recent training steps (not of paused time)
+        self.timeline = Timeline(folder)       # its checkpoints, for time travel (pictures cached per snapshot)
         self._lock = threading.Lock()
+        self.interrupted = False               # the server stopped while this run trained (or sat paused)
         if self.step >= self.cfg.steps and (folder / MODEL_FILE).is_file():
             self.state = "finished"
+        else:
+            self._read_ending()
 
     # --------------------------------------------------------------------------------------- queries
+    def _read_ending(self) -> None:
+        """How an unfinished run on disk ended, from its log: stopped by a user, failed (with its message), or
+        neither, which means the server went away while it trained: interrupted, and Resume picks it up from its
+        last checkpoint."""
+        last = None
+        for e in read_metrics(self.folder):
+            if "loss_d" in e or e.get("event") in ("stopped", "failed"):
+                last = e
+        if last is None or self.step == 0:
+            return
+        if last.get("event") == "failed":
+            self.state, self.message = "failed", last.get("message", "failed")
+        elif last.get("event") != "stopped":
+            saved = self.timeline.steps()
+            self.interrupted = True
+            self.message = (f"interrupted at step {self.step:,} of {self.cfg.steps:,} when the server stopped: "
+                            f"press Resume to continue from its last checkpoint"
+                            + (f" (step {saved[-1]:,})" if saved else ""))
+
     def _step_on_disk(self) -> int:
         return max([e["step"] for e in read_metrics(self.folder) if "step" in e] or [0])
 
@@ -145,7 +173,7 @@ class Run:
             progress = getattr(self.session.trainer, "progress_info", None) if self.session else None
             return RunView(self.id, self.state, self.step, self.cfg.steps, self.message, latest, rate, eta, device,
                            _settings(self.cfg), list(self.changes), dict(self.quality),
-                           progress() if progress else None)
+                           progress() if progress else None, [dict(q) for q in self.quality_history])
 
     def history_copy(self) -> list[dict]:
         with self._lock:
@@ -175,7 +203,9 @@ class Run:
         with self._lock:
             self.cfg, self.step = s.cfg, s.step
             self.history = [e for e in self.history if e["step"] <= s.step]
+            self.quality_history = [q for q in self.quality_history if q["step"] <= s.step]
             self._stop, self.message, self.state, self._single_steps = False, "", "running", 0
+            self.interrupted = False
         self._paused.clear()
         self._refresh_live(force=True)  # viewers (the Explore tab's "live: <run>") get a model at once
         self.thread = threading.Thread(target=self._main, name=f"run-{self.id}", daemon=True)
@@ -268,6 +298,7 @@ class Run:
                         write_failed = False
                     if self._stop:
                         s.checkpoint_now()
+                        s.log_event({"event": "stopped"})  # so a restarted server knows it was not interrupted
                         self._set_state("stopped", f"stopped at step {s.step}; resume continues from here")
                         break
                     if s.done:
@@ -294,9 +325,11 @@ class Run:
                     last_refresh = time.monotonic()
         except TrainingDiverged as e:
             self._set_state("failed", f"{e}")
+            _log_end(s, "failed", self.message)
         except Exception as e:  # a bug: keep the server up and the checkpoint intact, and say what happened
             log.exception("run %s crashed", self.id)
             self._set_state("failed", _message(e))
+            _log_end(s, "failed", self.message)
         finally:
             self._fail_pending_commands()
             self._refresh_live(force=True)
@@ -336,9 +369,13 @@ class Run:
         self._take(entry, s.step, f"took one step: paused at step {s.step}" if single else None)
         if self.quality_fn and self.quality_every and self.session.step % self.quality_every == 0:
             try:
-                q = self.quality_fn(self.session.trainer)
-                with self._lock:
-                    self.quality = {"step": self.session.step, **q}
+                figures = self.quality_fn(self.session.trainer)
+                if figures:
+                    q = {"step": self.session.step, **figures}
+                    self.session.log_event({"event": "quality", **figures})
+                    with self._lock:
+                        self.quality = q
+                        self.quality_history.append(q)
             except Exception as e:  # the monitor must never kill a run
                 log.warning("quality monitor failed: %s", e)
 
@@ -417,6 +454,19 @@ class RunManager:
         self.current: str | None = None
         self._lock = threading.Lock()
         self.rescan()
+        # After a restart, the run the server was training is the one a visitor most likely wants: pick it, so the
+        # Train tab shows it with its Resume button (and says why) instead of "no run yet".
+        interrupted = [r for r in self.newest_first() if r.interrupted]
+        self.current = interrupted[0].id if interrupted else None
+
+    def newest_first(self) -> list[Run]:
+        """Every run, the most recently started or resumed first (by its config file, written at each start)."""
+        def created(run: Run) -> float:
+            try:
+                return (run.folder / CONFIG_FILE).stat().st_mtime
+            except OSError:
+                return 0.0
+        return sorted(self.runs.values(), key=lambda r: (created(r), r.id), reverse=True)
 
     def rescan(self) -> list[str]:
         """Pick up runs on disk (after a restart, or written by the command line)."""
@@ -541,6 +591,19 @@ class RunManager:
             n += 1
             run_id = f"{base}-{stamp}-{n}"
         return run_id
+
+
+def _log_end(session, event: str, message: str) -> None:
+    """Log how a run ended; a log that cannot be written (a full disk) must not hide the ending itself."""
+    try:
+        session.log_event({"event": event, "message": message})
+    except OSError as e:
+        log.warning("could not log the end of the run: %s", e)
+
+
+def _reading(entry: dict) -> dict:
+    """A monitor reading as logged in metrics.jsonl ({"step", "event": "quality", ...}), without its event tag."""
+    return {k: v for k, v in entry.items() if k != "event"}
 
 
 def _settings(cfg: TrainConfig) -> dict:

@@ -130,25 +130,50 @@ def loss_figure(history: Sequence[dict], changes: Sequence[dict] = (), title: st
     return fig
 
 
-def coverage_figure(quality: dict):
-    """The mode-collapse monitor: samples per class (images) or per mode (2-D), with FD against its floor."""
+def coverage_figure(history: Sequence[dict]):
+    """The mode-collapse monitor over the run: classes (or modes) covered against the step, FD against the step on
+    a log scale with the floor real images score, and the latest reading's histogram, every axis labelled."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4.5, 2.6), dpi=90, layout="constrained")
-    ax = fig.subplots()
-    hist = quality.get("class_histogram") or quality.get("mode_histogram")
+    fig = Figure(figsize=(10.5, 2.8), dpi=90, layout="constrained")
+    ax_cov, ax_fd, ax_hist = fig.subplots(1, 3, width_ratios=(1, 1, 1))
+    history = [q for q in history if "step" in q]
+    last = history[-1] if history else {}
+    steps = [q["step"] for q in history]
+    images = "classes_covered" in last
+    key, what = ("classes_covered", "classes") if images else ("modes_covered", "modes")
+    hist = last.get("class_histogram") or last.get("mode_histogram") or []
+    k = len(hist) or last.get("n_modes") or 10
+    ax_cov.plot(steps, [q.get(key, float("nan")) for q in history], marker="o", color="#7a4fc9", linewidth=1.2)
+    ax_cov.axhline(k, color="grey", linestyle="--", linewidth=0.8, label=f"all {k}")
+    ax_cov.set_ylim(0, k + 0.5)
+    ax_cov.set(xlabel="step", ylabel=f"{what} covered", title=f"{what.capitalize()} covered (of {k})")
+    ax_cov.legend(loc="lower right", fontsize=7)
+    if images:
+        ax_fd.plot(steps, [q.get("fd", float("nan")) for q in history], marker="o", color="#d9480f", linewidth=1.2,
+                   label="generated")
+        floors = [q.get("fd_floor") for q in history if q.get("fd_floor")]
+        if floors:
+            ax_fd.axhline(floors[-1], color="#2b8a3e", linestyle="--", linewidth=0.8, label="real images (floor)")
+        ax_fd.set_yscale("log")
+        ax_fd.set(xlabel="step", ylabel="FD (log scale, lower is better)", title="Fréchet distance to real images")
+    else:
+        ax_fd.plot(steps, [100 * q.get("high_quality", float("nan")) for q in history], marker="o",
+                   color="#d9480f", linewidth=1.2, label="generated")
+        ax_fd.set_ylim(0, 100)
+        ax_fd.set(xlabel="step", ylabel="% of points near a mode", title="Points near a mode")
+    ax_fd.legend(loc="best", fontsize=7)
     if hist:
-        values = list(hist.values()) if isinstance(hist, dict) else list(hist)
-        ax.bar(range(len(values)), values, color="#7a4fc9")
-        ax.set_xticks(range(len(values)))
-        if isinstance(hist, dict):
-            ax.set_xticklabels(list(hist.keys()), fontsize=7, rotation=0 if len(values) <= 10 else 90)
-    parts = []
-    if "classes_covered" in quality:
-        parts.append(f"classes covered {quality['classes_covered']}")
-    if "modes_covered" in quality:
-        parts.append(f"modes covered {quality['modes_covered']}")
-    if "fd" in quality and "fd_floor" in quality:
-        parts.append(f"FD {quality['fd']:.2f} (floor {quality['fd_floor']:.2f})")
-    ax.set_title(f"step {quality.get('step', '?')}: " + ", ".join(parts) if parts else "no figures yet", fontsize=8)
+        values = list(hist)
+        if not images:
+            total = sum(values) or 1
+            values = [v / total for v in values]
+        ax_hist.bar(range(len(values)), [100 * v for v in values], color="#7a4fc9")
+        ax_hist.set_xticks(range(len(values)))
+        ax_hist.tick_params(axis="x", labelsize=7)
+    ax_hist.set(xlabel="class" if images else "mode", ylabel="% of samples" if images else "% of on-mode points",
+                title=f"At step {last['step']:,}" if last else "no reading yet")
+    for ax in (ax_cov, ax_fd, ax_hist):
+        ax.grid(alpha=0.3)
+        ax.title.set_fontsize(9)
     return fig

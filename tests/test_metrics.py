@@ -143,3 +143,37 @@ def test_evaluate_cli_bad_input(tmp_path):
     assert r.returncode == 2 and r.stdout == "" and "error:" in r.stderr
     r = in_process("gan.evaluate", "weights/mnist-dcgan.safetensors", "--dataset", "cifar10", "--json", cwd=ROOT)
     assert r.returncode == 2 and "classifier" in r.stderr
+
+
+EARLY = {"step": 500, "classes_covered": 1, "class_histogram": [0.99] + [0.001] * 9, "fd": 548.4, "fd_floor": 0.73}
+COLLAPSED = {"step": 1500, "classes_covered": 3, "class_histogram": [0.5, 0.3, 0.2] + [0.0] * 7, "fd": 21.0,
+             "fd_floor": 0.73}
+HEALTHY = {"step": 3000, "classes_covered": 10, "class_histogram": [0.1] * 10, "fd": 4.1, "fd_floor": 0.73}
+
+
+def test_the_monitor_says_when_it_is_too_early_to_judge_and_when_it_is_collapse():
+    from gan.metrics import monitor_verdict
+
+    early = monitor_verdict(EARLY)
+    assert early.startswith("Step 500: too early to judge") and "does not mean mode collapse" in early
+    assert "This is mode collapse" in monitor_verdict(COLLAPSED) and "only 3 of 10" in monitor_verdict(COLLAPSED)
+    healthy = monitor_verdict(HEALTHY)
+    assert "10 of 10 classes covered" in healthy and "collapse" not in healthy and "early" not in healthy
+    points = dict(step=200, modes_covered=2, n_modes=8, mode_histogram=[5, 3, 0, 0, 0, 0, 0, 0])
+    assert "too early" in monitor_verdict({**points, "high_quality": 0.05})
+    assert "collapsed onto a few modes" in monitor_verdict({**points, "high_quality": 0.9})
+    assert "8 of 8 modes" in monitor_verdict({**points, "modes_covered": 8, "high_quality": 0.9})
+
+
+def test_the_monitor_figure_is_a_history_with_labelled_axes():
+    from gan.viz import coverage_figure
+
+    fig = coverage_figure([EARLY, COLLAPSED, HEALTHY])
+    covered, fd, latest = fig.axes[:3]
+    assert list(covered.lines[0].get_xdata()) == [500, 1500, 3000]
+    assert list(covered.lines[0].get_ydata()) == [1, 3, 10]
+    assert fd.get_yscale() == "log" and list(fd.lines[0].get_ydata()) == [548.4, 21.0, 4.1]
+    assert any(list(line.get_ydata()) == [0.73, 0.73] for line in fd.lines)  # the floor real images score
+    assert len(latest.patches) == 10 and "3,000" in latest.get_title()
+    for ax in (covered, fd, latest):
+        assert ax.get_xlabel() and ax.get_ylabel()
