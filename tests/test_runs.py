@@ -230,3 +230,45 @@ def test_a_failing_disk_pauses_the_run_and_loses_nothing(manager, monkeypatch):
     run.stop()
     import torch
     assert torch.load(run.folder / "checkpoint.pt", weights_only=True)["step"] == run.view().step
+
+
+def _interrupted_run(runs_dir, steps_done=12, total=60):
+    """A run folder as a server that went away mid-run leaves it: log lines and a checkpoint, no ending."""
+    from gan.session import TrainingSession
+
+    session = TrainingSession(TrainConfig(**TINY, dataset="mnist", steps=total), runs_dir / "mnist-dcgan-bce-cut")
+    for _ in range(steps_done):
+        session.advance()
+    session.checkpoint_now()
+    return session.out
+
+
+def test_a_run_the_server_left_behind_is_picked_and_says_it_can_resume(tmp_path):
+    folder = _interrupted_run(tmp_path)
+    manager = RunManager(tmp_path)
+    run = manager.get(None)  # picked for the visitor, who would otherwise see "no run yet"
+    assert run.id == folder.name and run.interrupted and run.state == "stopped"
+    assert "interrupted at step 12 of 60" in run.view().message and "press Resume" in run.view().message
+    assert manager.actions()["resume"]
+    manager.resume(run.id)
+    until(lambda: run.view().step > 14)
+    assert not run.interrupted and run.session.resumed_from == 12
+    run.stop()
+    # Stopped by a user: after a restart it is listed, but neither picked nor called interrupted.
+    again = RunManager(tmp_path)
+    assert again.current is None and not again.get(run.id).interrupted
+    assert "interrupted" not in again.get(run.id).view().message
+
+
+def test_the_monitor_keeps_its_history_across_a_restart(tmp_path):
+    from gan.ui.train_tab import quality_monitor
+
+    manager = RunManager(tmp_path, quality_fn=quality_monitor, quality_every=5)
+    run = manager.start(TrainConfig(**TINY, dataset="mnist", steps=15))
+    until(lambda: run.view().state == "finished", timeout=120)
+    history = run.view().quality_history
+    assert [q["step"] for q in history] == [5, 10, 15]
+    assert all(0 <= q["classes_covered"] <= 10 and q["fd"] > 0 and q["fd_floor"] > 0 for q in history)
+    assert run.view().quality == history[-1]
+    reread = RunManager(tmp_path).get(run.id).view()  # a restarted server shows the same monitor
+    assert reread.quality_history == history and reread.quality == history[-1]

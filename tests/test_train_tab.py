@@ -374,3 +374,93 @@ def test_the_live_model_shows_the_runs_step_and_d_and_goes_when_the_run_ends(cli
     poll(client, lambda s: s["state"] == "finished")
     catalog.refresh()
     assert f"run: {short.id}" in catalog.names() and f"live: {short.id}" not in catalog.names()
+
+
+def test_time_travel_picks_steps_and_plays_through_the_checkpoints(client, train_app, browser):
+    """The slider counts steps (not checkpoints), lands on the nearest checkpoint, and Play animates them all."""
+    from playwright.sync_api import expect
+
+    url, manager, _ = train_app
+    manager.stop_all()
+    client.predict(api_name="/start_training", batch_size=16)
+    poll(client, lambda s: s["step"] >= 2)
+    first = client.predict(api_name="/pause_training")["step"]   # a checkpoint at `first` ...
+    client.predict(api_name="/step_training")
+    client.predict(api_name="/stop_training")                     # ... and one at `first` + 1
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_text("Time travel: the run's checkpoints").click()
+    travel = page.locator("#train-travel")
+    expect(travel).to_contain_text(f"2 checkpoints: {first:,} … {first + 1:,}", timeout=30_000)
+    expect(travel.locator("input[type=range]")).to_have_attribute("min", str(first))
+    travel.locator("input[type=range]").fill(str(first + 1))       # a step, as the label says
+    expect(page.locator("#train-travel-message")).to_contain_text(f"checkpoint at step {first + 1:,}",
+                                                                  timeout=30_000)
+    expect(page.locator("#train-travel-grid img")).to_be_visible()
+    expect(page.locator("#train-travel-one img")).to_be_visible()
+    page.locator("#train-travel-play").click()
+    expect(page.locator("#train-travel-message")).to_contain_text(f"2 checkpoints, step {first:,} to {first + 1:,}",
+                                                                  timeout=30_000)
+    src = page.locator("#train-travel-animation img").get_attribute("src", timeout=30_000)
+    assert src and ".gif" in src
+    page.close()
+
+
+def test_the_upload_box_shows_only_for_uploads_and_whole(train_app, browser):
+    """The upload box appears for the two upload choices only, tall enough for its own text."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.goto(train_app[0])
+    page.get_by_role("tab", name="Train").click()
+    upload = page.locator("#train-upload")
+    expect(page.locator("#train-start")).to_be_visible(timeout=30_000)
+    expect(upload).to_be_hidden()
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option", name=train_tab.UPLOAD_ZIP).click()
+    expect(upload).to_be_visible(timeout=15_000)
+    expect(upload).to_contain_text("Click to Upload")
+    # The last line of the box's text lies inside the box (the clipped box hid it under its bottom edge).
+    inside = upload.evaluate("""el => { const box = el.getBoundingClientRect();
+        const leaf = [...el.querySelectorAll('*')].filter(c => c.textContent.includes('Click to Upload')).pop();
+        return leaf.getBoundingClientRect().bottom <= box.bottom + 1; }""")
+    assert inside, "part of the upload box's text is cut off"
+    page.close()
+
+
+def test_a_run_left_behind_by_a_restart_resumes_with_one_click(browser, weights_dir, tmp_path):
+    """After a restart the Train tab picks the run the server was training, says it was interrupted and can be
+    resumed, shows its monitor history in words (here a reading too early to judge), and Resume continues it."""
+    from playwright.sync_api import expect
+
+    from gan.ui.app import build_demo, launch_kwargs
+    from tests.conftest import free_port
+    from tests.test_metrics import EARLY
+    from tests.test_runs import _interrupted_run
+
+    folder = _interrupted_run(tmp_path)
+    with open(folder / "metrics.jsonl", "a", encoding="utf-8") as f:   # a monitor reading, as a run logs it
+        import json
+        f.write(json.dumps({"event": "quality", **{**EARLY, "step": 10}}) + "\n")
+    demo = build_demo(weights_dir, tmp_path, device="cpu", tabs=["gan.ui.train_tab"])
+    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+                                    quiet=True, **launch_kwargs())
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        status = page.locator("#train-status")
+        expect(status).to_contain_text("interrupted at step 12 of 60 when the server stopped", timeout=30_000)
+        expect(status).to_contain_text("press Resume")
+        expect(page.locator("#train-quality-note")).to_contain_text("Step 10: too early to judge")
+        expect(page.locator("#train-quality")).not_to_contain_text("Error")
+        resume = page.locator("#train-resume")
+        expect(resume).to_be_enabled(timeout=30_000)
+        resume.click()
+        expect(status).to_contain_text("running", timeout=60_000)
+        manager = demo.ganscope.extras["runs"]
+        assert manager.get(folder.name).session.resumed_from == 12
+        manager.stop_all()
+        page.close()
+    finally:
+        demo.close()

@@ -33,6 +33,7 @@ FIELD_LABELS = {"steps": "steps", "batch_size": "batch size", "n_critic": "D ste
                 "ema": "EMA decay", "seed": "seed"}
 # The form's augment box turns on the DiffAugment paper's policy for small datasets (gan.augment).
 AUGMENT_POLICY = "translation,cutout"
+TIMELAPSE_FILE = "timelapse.gif"   # in the run's folder: the run through its checkpoints (Time travel's Play)
 
 
 def preset_values(name: str) -> dict:
@@ -59,7 +60,7 @@ def quality_monitor(trainer) -> dict:
                              trainer.device)
     figures = metrics.evaluate(pipe, trainer.cfg.dataset, n=QUALITY_SAMPLES)
     keep = ("fd", "fd_floor", "classes_covered", "class_histogram", "class_kl", "modes_covered", "high_quality",
-            "reverse_kl", "mode_histogram", "label_accuracy")
+            "reverse_kl", "mode_histogram", "label_accuracy", "n_modes", "confidence")
     return {k: figures[k] for k in keep if k in figures}
 
 
@@ -204,7 +205,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         try:
             run = manager.get(run_id or None)
         except GanInputError:
-            return (_status_line(None), None, None, None, gr.update(), gr.update(), {}, *buttons(None), {})
+            return (_status_line(None), None, None, None, "", gr.update(), gr.update(), {}, *buttons(None), {})
         view = run.view()
         history = run.history_copy()
 
@@ -219,53 +220,52 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         if fresh("plot", plot_key):
             from gan.viz import loss_figure
             plot = figure("plot", plot_key, lambda: loss_figure(history, view.changes, run.id))
-        quality = gr.skip()
+        quality, verdict = gr.skip(), gr.skip()
         quality_key = (run.id, view.quality.get("step"))
-        if view.quality and fresh("quality", quality_key):
+        if fresh("quality", quality_key):
+            from gan.metrics import monitor_verdict
             from gan.viz import coverage_figure
-            quality = figure("quality", quality_key, lambda: coverage_figure(view.quality))
+            verdict = monitor_verdict(view.quality) if view.quality else (
+                f"The first reading comes at step {QUALITY_EVERY:,}." if metrics_for(run) else
+                "No monitor for this dataset (it exists for MNIST, Fashion-MNIST, ring8 and grid25).")
+            quality = figure("quality", quality_key, lambda: coverage_figure(view.quality_history)) \
+                if view.quality_history else None
         grid = run.grid if fresh("grid", (run.id, run.grid_version)) else gr.skip()
-        from gan.session import list_snapshots
-        steps = [s for s, _ in list_snapshots(run.folder)]
+        steps = run.timeline.steps()
         travel = gr.skip()
         if fresh("travel", (run.id, tuple(steps))):
-            travel = gr.update(maximum=max(len(steps) - 1, 1), label=f"Checkpoint ({len(steps)} saved: "
-                               f"{steps[0] if steps else '-'} … {steps[-1] if steps else '-'})")
+            # A page's slider starts on the run's first checkpoint; later checkpoints only widen its range.
+            first = bool(steps) and fresh("travel_run", run.id)
+            travel = _travel_slider(steps, start=first)
         choices = gr.update(choices=_run_choices(manager), value=run.id) if run_id != run.id else gr.update()
-        return (_status_line(view), plot, grid, quality, travel, choices, view.to_status(), *buttons(run.id), seen)
+        return (_status_line(view), plot, grid, quality, verdict, travel, choices, view.to_status(),
+                *buttons(run.id), seen)
 
-    def time_travel(run_id, index, seed):
+    def time_travel(run_id, step, seed):
+        """The run at the checkpoint nearest `step`: the fixed latents' grid and one seed's image."""
         def act():
-            from gan.pipeline import load_generator
-            from gan.session import list_snapshots
-            from gan.viz import grid_array, upscale
-
-            run = manager.get(run_id or None)
-            snaps = list_snapshots(run.folder)
-            if not snaps:
-                raise GanInputError("this run has no checkpoints yet")
-            step, path = snaps[min(int(index), len(snaps) - 1)]
-            pipe = load_generator(path)
-            if pipe.is_points:
-                from gan.viz import scatter_array
-                return scatter_array(None, pipe(seeds=range(512))), None, f"checkpoint at step {step}"
-            grid = grid_array(pipe.decode(pipe.latents(range(64))))
-            one = pipe(seeds=[int(seed)], output_type="np")[0]
-            return grid, upscale(one, 224), f"checkpoint at step {step}"
+            timeline = manager.get(run_id or None).timeline
+            at, picture = timeline.picture(step)
+            _, one = timeline.one(at, seed)
+            return picture, one, f"checkpoint at step {at:,}"
         return _call(act)
 
-    def fork(run_id, index, lr_g, lr_d, n_critic, augment):
+    def play(run_id, fps):
+        """The run through all its checkpoints as an animated GIF (written into the run's folder)."""
         def act():
-            from gan.session import list_snapshots
-
             run = manager.get(run_id or None)
-            snaps = list_snapshots(run.folder)
-            if not snaps:
-                raise GanInputError("this run has no checkpoints yet")
-            step = snaps[min(int(index), len(snaps) - 1)][0]
-            new = manager.fork(run.id, step, _live_settings(lr_g, lr_d, n_critic, augment))
+            steps = run.timeline.save_animation(run.folder / TIMELAPSE_FILE, fps=check_fps(fps))
+            return str(run.folder / TIMELAPSE_FILE), (f"{len(steps)} checkpoints, step {steps[0]:,} to "
+                                                      f"{steps[-1]:,}, at {check_fps(fps):g} per second")
+        return _call(act)
+
+    def fork(run_id, step, lr_g, lr_d, n_critic, augment):
+        def act():
+            run = manager.get(run_id or None)
+            at, _ = run.timeline.nearest(step)
+            new = manager.fork(run.id, at, _live_settings(lr_g, lr_d, n_critic, augment))
             publish_live(new)
-            return gr.update(choices=_run_choices(manager), value=new.id), f"forked {run.id} at step {step} → {new.id}"
+            return gr.update(choices=_run_choices(manager), value=new.id), f"forked {run.id} at step {at:,} → {new.id}"
         return _call(act)
 
     # ------------------------------------------------------------------------------------------ layout
@@ -278,8 +278,9 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                 dataset = gr.Dropdown(DATASET_CHOICES, value=p["dataset"], label="Dataset")
                 arch = gr.Dropdown(list(ARCHITECTURES), value=p["arch"], label="Architecture")
                 loss = gr.Dropdown(list(LOSSES), value=p["loss"], label="Loss")
+            # Shown only for the two upload choices, at Gradio's own height (a short box cut its text off).
             upload = gr.File(label="Upload (.zip of images or .csv of x,y points)", file_types=[".zip", ".csv"],
-                             type="filepath", height=90)
+                             type="filepath", visible=False, elem_id="train-upload")
             with gr.Row():
                 conditional = gr.Checkbox(value=p["conditional"], label="class-conditional")
                 spectral_norm = gr.Checkbox(value=p["spectral_norm"], label="spectral norm on D")
@@ -324,26 +325,37 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         grid_img = gr.Image(label="Samples from fixed noise (EMA generator)", elem_id="train-grid", height=300,
                             interactive=False)
         loss_plot = gr.Plot(label="Losses", elem_id="train-plot")
-    quality_plot = gr.Plot(label=f"Mode-collapse monitor (every {QUALITY_EVERY} steps)", elem_id="train-quality")
+    quality_plot = gr.Plot(label=f"Mode-collapse monitor (every {QUALITY_EVERY} steps, on {QUALITY_SAMPLES:,} samples "
+                           "of the EMA generator)", elem_id="train-quality")
+    quality_note = gr.Markdown("", elem_id="train-quality-note")
     with gr.Accordion("Time travel: the run's checkpoints", open=False):
         with gr.Row():
-            travel = gr.Slider(0, 1, value=0, step=1, label="Checkpoint", elem_id="train-travel")
-            travel_seed = gr.Number(0, label="seed to follow", precision=0)
-        travel_msg = gr.Markdown("")
+            travel = gr.Slider(0, 1, value=0, step=1, label="Step (no checkpoints yet)", elem_id="train-travel")
+            travel_seed = gr.Number(0, label="seed to follow", precision=0, elem_id="train-travel-seed")
+        travel_msg = gr.Markdown("", elem_id="train-travel-message")
         with gr.Row():
-            travel_grid = gr.Image(label="Fixed latents at this checkpoint", height=260, interactive=False)
-            travel_one = gr.Image(label="This seed at this checkpoint", height=260, interactive=False)
-        fork_btn = gr.Button("Fork from here (with the live settings above)")
+            travel_grid = gr.Image(label="Fixed latents at this checkpoint", height=260, interactive=False,
+                                   elem_id="train-travel-grid")
+            travel_one = gr.Image(label="This seed at this checkpoint", height=260, interactive=False,
+                                  elem_id="train-travel-one")
+            travel_anim = gr.Image(label="The run through its checkpoints", type="filepath", height=260,
+                                   interactive=False, elem_id="train-travel-animation")
+        with gr.Row():
+            travel_fps = gr.Slider(1, 12, value=4, step=1, label="checkpoints per second", elem_id="train-travel-fps")
+            play_btn = gr.Button("Play through the checkpoints", elem_id="train-travel-play")
+            fork_btn = gr.Button("Fork from here (with the live settings above)", elem_id="train-fork")
     status_json = gr.JSON(label="Status (JSON)", visible=False)
 
     # ------------------------------------------------------------------------------------------- events
     form = [preset, dataset, upload, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1, beta2,
             batch_size, n_critic, ema, seed, device, augment]
+    dataset.change(lambda d: gr.update(visible=d in (UPLOAD_ZIP, UPLOAD_CSV)), dataset, upload,
+                   show_progress="hidden", api_visibility="private")
     preset.change(fill_preset, preset, [dataset, arch, loss, conditional, spectral_norm, steps, lr_g, lr_d, beta1,
                                         beta2, batch_size, n_critic, ema, seed, augment], api_visibility="private")
     timer = gr.Timer(1.0)
     seen = gr.State({})
-    outputs = [status_md, loss_plot, grid_img, quality_plot, travel, run_pick, status_json,
+    outputs = [status_md, loss_plot, grid_img, quality_plot, quality_note, travel, run_pick, status_json,
                start_btn, pause_btn, resume_btn, step_btn, stop_btn, save_btn, seen]
     # Gradio keeps a hidden progress tracker's text ("processing | 0.7/0.9s") inside each output, where it reads
     # as part of the status line: the watch's progress goes to the invisible JSON alone.
@@ -361,8 +373,9 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
     apply_btn.click(apply_live, [run_pick, *live], action_msg, api_visibility="private")
     run_pick.change(live_values, run_pick, live, show_progress="hidden", api_visibility="private")
     save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model").then(**watch)
-    travel.release(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
-                   api_visibility="private")
+    travel.input(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
+                 api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    play_btn.click(play, [run_pick, travel_fps], [travel_anim, travel_msg], api_visibility="private")
     travel_seed.submit(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                        api_visibility="private")
     fork_btn.click(fork, [run_pick, travel, *live], [run_pick, action_msg],
@@ -388,9 +401,40 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+def _travel_slider(steps: list[int], start: bool):
+    """The time-travel slider in steps, from the first checkpoint to the last. It moves one step at a time, since
+    a pause or a stop checkpoints off the schedule, and the handler snaps any step to the nearest checkpoint;
+    `start` also puts it on the first."""
+    if not steps:
+        return gr.update(minimum=0, maximum=1, value=0, step=1, label="Step (no checkpoints yet)")
+    low, high = steps[0], max(steps[-1], steps[0] + 1)
+    value = {"value": low} if start else {}
+    return gr.update(minimum=low, maximum=high, step=1, **value,
+                     label=f"Step ({len(steps)} checkpoints: {steps[0]:,} … {steps[-1]:,})")
+
+
+def check_fps(value) -> float:
+    """The animation's speed: 1 to 12 checkpoints a second."""
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise GanInputError(f"checkpoints per second must be a number from 1 to 12, got {value!r}") from None
+    if not 1 <= fps <= 12:
+        raise GanInputError(f"checkpoints per second must be a number from 1 to 12, got {fps:g}")
+    return fps
+
+
+def metrics_for(run) -> bool:
+    """Whether the monitor has figures for the run's dataset."""
+    from gan import metrics
+
+    return metrics.is_supported(run.cfg.dataset)
+
+
 def _run_choices(manager: RunManager) -> list[str]:
+    """The Run list, the newest run first."""
     manager.rescan()
-    return sorted(manager.runs, reverse=True)
+    return [r.id for r in manager.newest_first()]
 
 
 def _call(fn):
