@@ -21,6 +21,7 @@ from gan.latent import check_seed, check_truncation, interpolation_path, interpo
 
 VIEW_SIZE = 336                    # the large image: 28 px x 12, nearest neighbour
 STRIP_CELL = 84                    # each neighbour: 28 px x 3
+CAPTION_HEIGHT = 18                # px under each strip tile for its value along the direction
 NEIGHBOUR_OFFSETS = (-3, -2, -1, 0, 1, 2, 3)
 NEIGHBOUR_STEP = 1.0               # z units between neighbours
 CLOUD_SIZE = 512                   # generated points drawn for a 2-D model
@@ -61,6 +62,8 @@ class View:
     strip: np.ndarray | None          # uint8 neighbours strip, None for 2-D models
     score: float | None               # D's raw score for the image, None without a D
     active: int                       # index of the direction the strip walks along (-1: none)
+    strip_values: tuple = ()          # the active direction's value at each strip tile (captioned under it)
+    reference: ScoreReference | None = None  # what real data and the model's samples score (set by the caller)
 
 
 def check_label(pipe, label) -> int | None:
@@ -122,17 +125,47 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return a[..., 0] if a.shape[-1] == 1 else a
 
 
-def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: int = 4) -> np.ndarray:
-    """Neighbours side by side on white, upscaled, the current one framed in orange. RGB uint8."""
+def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: int = 4,
+                captions: list[str] | None = None) -> np.ndarray:
+    """Neighbours side by side on white, upscaled, the current one framed in orange. RGB uint8. With captions
+    (one per image), each is written under its tile, so the strip says which offset each tile is (also in a
+    downloaded copy, where no page label is around it)."""
     tiles = [upscale_to(im, cell) for im in images]
     h, w = tiles[0].shape[:2]
-    out = np.full((h + 2 * pad, len(tiles) * (w + pad) + pad, 3), 255, np.uint8)
+    text_h = CAPTION_HEIGHT if captions else 0
+    out = np.full((h + 2 * pad + text_h, len(tiles) * (w + pad) + pad, 3), 255, np.uint8)
     for i, t in enumerate(tiles):
         x = pad + i * (w + pad)
         if i == centre:
             out[pad // 2: pad + h + pad // 2, x - pad // 2: x + w + pad // 2] = (255, 140, 0)
         out[pad: pad + h, x: x + w] = t[..., None] if t.ndim == 2 else t
+    if captions:
+        _write_captions(out, captions, top=h + 2 * pad, width=w, pad=pad, highlight=centre)
     return out
+
+
+def _write_captions(out: np.ndarray, captions: list[str], top: int, width: int, pad: int, highlight: int) -> None:
+    """Draw each caption centred under its tile (in place); the framed tile's in orange. PIL's built-in font, so
+    nothing is read from the system."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.fromarray(out)
+    draw = ImageDraw.Draw(im)
+    try:
+        font = ImageFont.load_default(size=13)
+    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    for i, text in enumerate(captions):
+        x0, _, x1, _ = draw.textbbox((0, 0), text, font=font)
+        x = pad + i * (width + pad) + (width - (x1 - x0)) // 2
+        draw.text((x, top), text, fill=(200, 90, 0) if i == highlight else (60, 60, 60), font=font)
+    out[...] = np.asarray(im)
+
+
+def strip_caption(value: float) -> str:
+    """A direction value as a tile's caption: at most 2 decimals, no trailing zeros, ASCII minus ('-0' is '0')."""
+    text = f"{round(float(value), 2):.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 @torch.inference_mode()
@@ -142,10 +175,13 @@ def render_image_view(pipe, z: torch.Tensor, label: int | None, basis=None, amou
     if pipe.device.type == "cpu":
         one_cpu_thread_here()
     active = active_direction(amounts) if basis is not None else -1
+    values: tuple = ()
     if neighbours and basis is not None:
         offsets = torch.tensor(NEIGHBOUR_OFFSETS, dtype=torch.float32).unsqueeze(1) * step
         batch = z + offsets * basis.vectors[active].unsqueeze(0)
         centre = NEIGHBOUR_OFFSETS.index(0)
+        here = float(amounts[active] or 0.0) if active < len(amounts or ()) else 0.0
+        values = tuple(here + o * step for o in NEIGHBOUR_OFFSETS)
     else:
         batch, centre = z, 0
     labels = None if label is None else [label] * batch.shape[0]
@@ -155,8 +191,10 @@ def render_image_view(pipe, z: torch.Tensor, label: int | None, basis=None, amou
     if pipe.discriminator is not None:
         s = pipe.score(out[centre: centre + 1], None if label is None else [label])
         score = float(s[0]) if s is not None else None
-    strip = strip_array(images, centre) if batch.shape[0] > 1 else None
-    return View(upscale_to(images[centre], size), strip, score, active)
+    strip = None
+    if batch.shape[0] > 1:
+        strip = strip_array(images, centre, captions=[strip_caption(v) for v in values])
+    return View(upscale_to(images[centre], size), strip, score, active, values)
 
 
 # ------------------------------------------------------------------------------------------------ 2-D models
@@ -238,15 +276,110 @@ def render_points_view(pipe, z: torch.Tensor, label: int | None, backdrop: Point
     return View(canvas, None, score, active)
 
 
-def score_text(score: float | None, loss: str | None) -> str:
-    """D's score in words: the raw score, and D's probability of 'real' for the losses where D is a classifier."""
+@dataclass
+class ScoreReference:
+    """What D's score is for real data and for this generator's samples: the scale a single score is read on."""
+
+    real_median: float
+    real_low: float                   # 10th and 90th percentiles of real data's scores
+    real_high: float
+    fake_median: float                # this model's own samples (random seeds, no truncation)
+    n: int
+    real_what: str = "real test images"
+
+
+# Datasets a reference can be drawn from without a download or a long decode: the bundled MNIST, the synthetic
+# 2-D sets, a CSV of points (the 2-D plot reads it anyway) and Debian's Fashion-MNIST. Other data (torchvision
+# downloads, image folders) is left alone: opening a model must never start a download.
+def _local_dataset(name: str | None) -> bool:
+    from gan import data
+
+    if not name:
+        return False
+    if name == "fashion-mnist":
+        return data.DEBIAN_FASHION_MNIST.is_dir()
+    return name == "mnist" or data.is_points_dataset(name)
+
+
+@torch.inference_mode()
+def score_reference(pipe, dataset: str | None, n: int = 128) -> ScoreReference | None:
+    """D's scores on n held-out real samples (the dataset's test split) and on n of the model's own samples, or
+    None when the model has no D or its data is not on this machine. A WGAN critic's zero is arbitrary and a
+    hinge D's scale is its own: a score only means something next to these."""
+    if pipe.discriminator is None or not _local_dataset(dataset):
+        return None
+    from gan.data import load_dataset
+
+    cfg = pipe.config
+    if pipe.device.type == "cpu":
+        one_cpu_thread_here()
+    try:
+        ds = load_dataset(dataset, split="test", image_size=None if pipe.is_points else cfg.image_size)
+        idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:n]
+        real_labels = ds.labels[idx].tolist() if cfg.conditional and ds.labels is not None else None
+        real = pipe.score(ds.batch(idx), real_labels)
+        fake_labels = [i % cfg.n_classes for i in range(len(idx))] if cfg.conditional else None
+        out = pipe.decode(pipe.latents(list(range(len(idx)))), fake_labels)
+        if pipe.is_points:  # D sees standardised points, as in training
+            out = (out.cpu() - torch.tensor(cfg.point_mean)) / torch.tensor(cfg.point_std)
+        fake = pipe.score(out, fake_labels)
+    except Exception:  # data that does not fit this model (size, channels, classes): no reference, still a score
+        return None
+    if real is None or fake is None or not (np.isfinite(real).all() and np.isfinite(fake).all()):
+        return None
+    lo, mid, hi = np.percentile(real.reshape(-1), [10, 50, 90])
+    return ScoreReference(float(mid), float(lo), float(hi), float(np.median(fake)), int(len(idx)),
+                          "real points" if pipe.is_points else "real test images")
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-max(min(x, 50.0), -50.0)))
+
+
+# What a score means, by the loss D was trained with (gan.losses), for the losses where it is not a probability's
+# logit (bce, minimax: score_text turns those into the probability): a regression target for least squares, an
+# unbounded score for the margin and Wasserstein losses.
+SCORE_MEANING = {
+    "lsgan": "least squares: D is trained to output 1 for real images and 0 for generated ones",
+    "hinge": "hinge loss: an unbounded score, higher means more real to D; training pushes real images "
+             "above +1 and generated ones below -1",
+    "wgan": "a Wasserstein critic: an unbounded score, higher means more real to D; only differences between "
+            "scores count, as its zero drifts during training",
+    "wgan-gp": "a Wasserstein critic: an unbounded score, higher means more real to D; only differences between "
+               "scores count, as its zero drifts during training",
+}
+
+
+def _signed(x: float) -> str:
+    """+1.23 / -1.23, and +0.00 for a value that rounds to zero (not -0.00)."""
+    text = f"{x:+.2f}"
+    return "+0.00" if text == "-0.00" else text
+
+
+def score_text(score: float | None, loss: str | None, reference: ScoreReference | None = None,
+               subject: str = "image") -> str:
+    """D's score in words, on the scale of the loss D was trained with: D's probability of 'real' (the sigmoid of
+    the score) for bce / minimax, what the number means for the other losses, and, when there is a reference,
+    what real test data and this model's own samples typically score. `subject`: "image" or "point"."""
     if score is None:
         return "This model file carries no discriminator, so there is no D score."
-    text = f"D's score: {score:+.2f}"
-    if loss in ("bce", "minimax"):
-        text += f" (D thinks it is real with p = {1 / (1 + math.exp(-max(min(score, 50), -50))):.2f})"
+    prob = loss in ("bce", "minimax")
+    if prob:
+        text = (f"D's score: {_signed(score)}, so D's probability that this {subject} is real is "
+                f"**{_sigmoid(score):.2f}** (the sigmoid of the score; loss {loss}).")
+    elif loss in SCORE_MEANING:
+        text = f"D's score: **{_signed(score)}**: {SCORE_MEANING[loss]} (loss {loss})."
     else:
-        text += " (a critic's raw score: higher looks more real to D)"
+        text = (f"D's score: **{_signed(score)}** (the file does not say which loss trained D; "
+                "higher looks more real to it).")
+    if reference is not None:
+        r = reference
+
+        def fmt(x: float) -> str:
+            return _signed(x) + (f" (p {_sigmoid(x):.2f})" if prob else "")
+
+        text += (f"  \nFor scale: {r.real_what} score {fmt(r.real_median)} typically (8 in 10 between "
+                 f"{_signed(r.real_low)} and {_signed(r.real_high)}); this model's own samples {fmt(r.fake_median)}.")
     return text
 
 
@@ -311,11 +444,27 @@ def parse_keyframes(text: str) -> list[tuple[int, int | None]]:
     return keys
 
 
+def class_mix(key_labels: list[int], n_classes: int, frames: int, loop: bool = False) -> torch.Tensor:
+    """(frames, n_classes) soft class weights along a walk: (1 - t) on a segment's start class and t on its end
+    class, with the same (segment, t) as the latents, so class and z move together. A segment within one class is
+    exactly one-hot there (the same picture as that integer label)."""
+    seg, t = interpolation_weights(len(key_labels), frames, loop)
+    keys = torch.tensor(key_labels, dtype=torch.long)
+    start, end = keys[seg], keys[(seg + 1) % len(key_labels)]
+    t = torch.where(start == end, torch.zeros_like(t), t)
+    rows = torch.arange(frames)
+    weights = torch.zeros(frames, n_classes)
+    weights[rows, start] = 1 - t
+    weights[rows, end] += t
+    return weights
+
+
 @torch.inference_mode()
 def interpolation_frames(pipe, keys: list[tuple[int, int | None]], frames: int, mode: str = "slerp",
                          loop: bool = False, truncation: float = 1.0) -> list[np.ndarray]:
-    """uint8 frames (native resolution) of a walk through the keyframes' latents. A conditional model switches
-    class halfway between two keyframes (a class is a category, not a place to blend)."""
+    """uint8 frames (native resolution) of a walk through the keyframes' latents. On a conditional model the class
+    input is blended along with z: between keyframes of classes a and b, each frame mixes their class embeddings
+    (see class_mix), so the digit morphs from one class into the other instead of jumping halfway."""
     if pipe.is_points:
         raise GanInputError("interpolation animations are for image models; this is a 2-D model")
     try:
@@ -329,9 +478,7 @@ def interpolation_frames(pipe, keys: list[tuple[int, int | None]], frames: int, 
     labels = None
     if pipe.config.conditional:
         key_labels = [check_label(pipe, c if c is not None else s % pipe.config.n_classes) for s, c in keys]
-        seg, t = interpolation_weights(len(keys), frames, bool(loop))
-        labels = [key_labels[int(s)] if float(tt) < 0.5 else key_labels[(int(s) + 1) % len(keys)]
-                  for s, tt in zip(seg, t)]
+        labels = class_mix(key_labels, pipe.config.n_classes, frames, bool(loop))
     out = []
     for i in range(0, frames, 64):  # bounded memory for long walks
         out.extend(to_uint8(pipe.decode(z[i: i + 64], None if labels is None else labels[i: i + 64]).cpu()))

@@ -17,7 +17,7 @@ import numpy as np
 
 from gan.cli import run_main
 from gan.errors import GanInputError
-from gan.latent import INTERPOLATIONS, interpolation_path, interpolation_weights, parse_seeds
+from gan.latent import INTERPOLATIONS, parse_seeds
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gan.pipeline import load_generator, to_uint8
+    from gan.explore import interpolation_frames
+    from gan.pipeline import load_generator
     from gan import viz
 
     args = build_parser().parse_args(argv)
@@ -56,14 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             raise GanInputError("interpolation animations are for image models")
         if not 1 <= args.fps <= 60:                    # also refuses nan
             raise GanInputError(f"--fps must be between 1 and 60, got {args.fps}")
-        keys = parse_seeds(args.interpolate)
-        z = interpolation_path(pipe.latents(keys, args.truncation), args.frames, args.mode, args.loop)
-        labels = None
-        if pipe.config.conditional:
-            key_labels = [args.label if args.label is not None else k % pipe.config.n_classes for k in keys]
-            seg, t = interpolation_weights(len(keys), args.frames, args.loop)
-            labels = [key_labels[s] if tt < 0.5 else key_labels[(s + 1) % len(keys)] for s, tt in zip(seg, t)]
-        frames = to_uint8(pipe.decode(z, labels))
+        # The Interpolate tab's walk: on a conditional model the class blends along with z (gan.explore.class_mix).
+        keys = [(seed, args.label) for seed in parse_seeds(args.interpolate)]
+        frames = interpolation_frames(pipe, keys, args.frames, args.mode, args.loop, args.truncation)
         (viz.save_gif if suffix == ".gif" else viz.save_mp4)(out, list(frames), fps=args.fps)
         print(f"wrote {len(frames)} frames to {out}")
         return 0

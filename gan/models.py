@@ -23,6 +23,21 @@ def _maybe_sn(module: nn.Module, on: bool) -> nn.Module:
     return _sn(module) if on else module
 
 
+def embed_classes(embed: nn.Embedding, labels: torch.Tensor) -> torch.Tensor:
+    """The class embedding of each sample. `labels` is either integer class indices (B,), looked up as before, or
+    soft class weights, a float (B, n_classes) tensor, turned into the same mix of the embedding rows (w @ E).
+    Why soft weights: a walk between keyframes of two classes can then blend the classes along with z (weights
+    (1 - t, t) go along the straight line between the two embeddings) instead of jumping from one to the other.
+    A one-hot row gives exactly the integer label's embedding."""
+    if not labels.is_floating_point():
+        return embed(labels)
+    if labels.ndim != 2 or labels.shape[1] != embed.num_embeddings:
+        raise GanInputError(f"class weights must have shape (batch, {embed.num_embeddings}), "
+                            f"not {tuple(labels.shape)}")
+    weight = embed.weight  # through spectral norm's parametrization when D has one, as embed(labels) would be
+    return labels.to(weight.dtype) @ weight
+
+
 class ClassProjection(nn.Module):
     """The projection discriminator's class term: <embed(y), h>, added to the unconditional score."""
 
@@ -31,11 +46,12 @@ class ClassProjection(nn.Module):
         self.embed = _maybe_sn(nn.Embedding(n_classes, features), spectral_norm)
 
     def forward(self, h: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return (self.embed(labels) * h).sum(dim=1)
+        return (embed_classes(self.embed, labels) * h).sum(dim=1)
 
 
 class ConditionedInput(nn.Module):
-    """G's input: z, with a learned class embedding concatenated for conditional models."""
+    """G's input: z, with a learned class embedding concatenated for conditional models. The labels are class
+    indices, or soft class weights (see embed_classes) to blend classes."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -47,7 +63,7 @@ class ConditionedInput(nn.Module):
             return z
         if labels is None:
             raise GanInputError("this model is class-conditional: give a class label for each sample")
-        return torch.cat([z, self.embed(labels)], dim=1)
+        return torch.cat([z, embed_classes(self.embed, labels)], dim=1)
 
 
 # ----------------------------------------------------------------------------------------------- MLP

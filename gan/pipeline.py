@@ -54,8 +54,13 @@ class GeneratorPipeline:
         return truncate(seed_to_z(seeds, self.config.z_dim, self.config.z_dist), truncation)
 
     def labels_tensor(self, labels, n: int) -> torch.Tensor | None:
+        """What G and D take as class input: None for an unconditional model; otherwise class indices (an int for
+        all, a list, or None for 0, 1, 2, ... in turn) as a long tensor, or soft class weights (a 2-D float
+        tensor or array, one row per sample) as a float tensor, to blend classes (see gan.models.embed_classes)."""
         if not self.config.conditional:
             return None
+        if isinstance(labels, (torch.Tensor, np.ndarray)) and labels.ndim == 2:
+            return self.class_weights_tensor(labels, n)
         if labels is None:
             labels = [i % self.config.n_classes for i in range(n)]
         elif isinstance(labels, (int, np.integer)):
@@ -66,6 +71,20 @@ class GeneratorPipeline:
         if any(not 0 <= c < self.config.n_classes for c in labels):
             raise GanInputError(f"class labels must be in [0, {self.config.n_classes - 1}]")
         return torch.tensor(labels, dtype=torch.long, device=self.device)
+
+    def class_weights_tensor(self, weights, n: int) -> torch.Tensor:
+        """Soft class weights (n, n_classes) checked: finite, not negative, each row summing to 1, so every sample
+        is a mix of the classes the model learned (the embeddings' convex hull), not a point far outside it."""
+        k = self.config.n_classes
+        w = torch.as_tensor(weights).detach().to("cpu", torch.float32)
+        if tuple(w.shape) != (n, k):
+            raise GanInputError(f"class weights must be one row of {k} numbers per sample ({n} rows), "
+                                f"got shape {tuple(w.shape)}")
+        if not torch.isfinite(w).all() or (w < 0).any():
+            raise GanInputError("class weights must be finite and not negative")
+        if not torch.allclose(w.sum(dim=1), torch.ones(n), atol=1e-4):
+            raise GanInputError("each sample's class weights must sum to 1")
+        return w.to(self.device)
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:

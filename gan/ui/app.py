@@ -38,6 +38,7 @@ class AppContext:
     weights_dir: Path | None = None
     runs_dir: Path | None = None
     extras: dict = field(default_factory=dict)
+    tabs: dict = field(default_factory=dict)   # each tab's gr.Tab by id ("interpolate"), e.g. for its .select event
 
 
 def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
@@ -54,7 +55,8 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
         with gr.Tabs():
             for path in tabs or TABS:
                 module = importlib.import_module(path)
-                with gr.Tab(module.TITLE, id=path.rsplit(".", 1)[-1]):
+                with gr.Tab(module.TITLE, id=path.rsplit(".", 1)[-1]) as tab:
+                    ctx.tabs[tab.id] = tab
                     module.build(ctx, demo)
         demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
                   api_visibility="private")

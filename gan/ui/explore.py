@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -27,6 +28,16 @@ N_RAW = 16                 # raw latent component sliders (the first N_RAW compo
 DIR_RANGE = 5.0
 RAW_RANGE = 5.0
 STRIP_EVERY_S = 0.5        # while dragging, the neighbours strip is redrawn at most this often
+REFERENCE_WAIT_S = 1.5     # a model switch waits this long for D's reference scores (later: a timer shows them)
+STRIP_LABEL = "Neighbours along the most moved direction"
+
+# The model picker's labels are long ("fashion-mnist-wgan-gp · fashion-mnist · dcgan · wgan-gp · 3000 steps ·
+# cpu"): Gradio's dropdown draws its arrow over the input's right end (absolutely placed, size-5 from the
+# right, size-5 wide), so the text gets room up to the arrow and ends in an ellipsis. The list shows labels whole.
+CSS = """
+#explore-model input[role="combobox"] { padding-right: calc(var(--size-5) * 2 + var(--size-1));
+  text-overflow: ellipsis; overflow: hidden; white-space: nowrap; }
+"""
 
 _TMP = Path(tempfile.mkdtemp(prefix="ganscope-explore-"))
 
@@ -37,6 +48,11 @@ def build(ctx, demo: gr.Blocks) -> None:
     entry0 = cat.entries.get(default) if default else None
     z_dim0 = entry0.z_dim if entry0 else N_RAW
     cond0 = bool(entry0 and entry0.conditional)
+    # D's reference scores (real data vs the model's samples) are worked out off the event thread, one model at a
+    # time, so a slow first load of a dataset never holds a view for longer than REFERENCE_WAIT_S.
+    if "explore_reference_pool" not in ctx.extras:
+        ctx.extras["explore_reference_pool"] = ThreadPoolExecutor(max_workers=1,
+                                                                  thread_name_prefix="ganscope-d-reference")
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
@@ -47,7 +63,8 @@ def build(ctx, demo: gr.Blocks) -> None:
                                  info="any integer in [0, 2**32): the same seed is the same image")
                 random_btn = gr.Button("Random", elem_id="random-seed", scale=1, min_width=90)
             psi = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="truncation",
-                            info="ψ: 1 = none; lower pulls z towards the mean (cleaner, less varied)",
+                            info="ψ: 1 = none; lower pulls z towards the mean (cleaner, less varied). "
+                                 "Back to 1 when you pick another model",
                             elem_id="truncation")
             cls = gr.Dropdown(_class_choices(entry0), value=0 if cond0 else None, label="class",
                               visible=cond0, allow_custom_value=True, elem_id="class")
@@ -65,8 +82,8 @@ def build(ctx, demo: gr.Blocks) -> None:
                              buttons=["download", "fullscreen"], height=400)
             message = gr.Markdown("", label="message", elem_id="explore-message")
             score = gr.Markdown("", label="D score", elem_id="d-score")
-            strip = gr.Image(label="Neighbours along the most moved direction", elem_id="neighbours", format="png",
-                             interactive=False, buttons=["download"], height=130)
+            strip = gr.Image(label=STRIP_LABEL, elem_id="neighbours", format="png",
+                             interactive=False, buttons=["download"], height=150)
             info = gr.Markdown("", elem_id="model-info")
             with gr.Accordion("Bookmark and share", open=False, elem_id="bookmark-accordion"):
                 with gr.Row():
@@ -75,12 +92,15 @@ def build(ctx, demo: gr.Blocks) -> None:
                                                elem_id="load-bookmark")
                     link_btn = gr.Button("Make share link", elem_id="make-link")
                 bookmark_file = gr.File(label="Bookmark file", interactive=False, elem_id="bookmark-file")
-                link = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link")
+                link = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link",
+                                  buttons=["copy"])
             generate_btn = gr.Button("generate", visible=False)
+            # ticks only while D's reference scores for the model shown are still being worked out
+            ref_timer = gr.Timer(1.0, active=False)
 
     view_out = [image, strip, score, message]
     W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info, dirs_note, raw_acc,
-                reset_btn)
+                reset_btn, ref_timer)
     full_out = W.full_out
 
     # --------------------------------------------------------------------------------------------- handlers
@@ -132,7 +152,13 @@ def build(ctx, demo: gr.Blocks) -> None:
             return W.error(e)
 
     def on_model(m, request: gr.Request = None):
-        """Another model: its classes, its directions (reset to 0), its raw components, its image."""
+        """Another model: its classes, its directions (reset to 0), its raw components, its image, at the same
+        seed and with truncation back to 1 (none).
+
+        Truncation is reset because a ψ picked on one model means something else on the next: ψ 0.3 that tidies a
+        2-D cloud collapses mnist-dcgan to nearly the same digit for every seed, and the slider, far from the
+        image, does not show why. When ψ was not 1 the message says it was reset and from what, so nothing changes
+        silently. A link or a bookmark keeps its own ψ: there the user asked for that exact view."""
         sid = _sid(request)
         st = VIEWS.get(sid, ctx)
         if m == st["model"]:
@@ -140,9 +166,27 @@ def build(ctx, demo: gr.Blocks) -> None:
             # it is. gr.skip() and not {}: Gradio reads an empty dict as one value for all the outputs and fails.
             return gr.skip()
         try:
-            return W.full_state(ctx, sid, m, st["seed"], st["psi"], None, [], None)
+            out = W.full_state(ctx, sid, m, st["seed"], 1.0, None, [], None)
         except GanInputError as e:  # e.g. a file that failed to load: back to the model the page showed
             return {**W.error(e), model: gr.update(choices=ctx.catalog.choices(), value=st["model"])}
+        if st["psi"] != 1.0:
+            out[message] = (f"Truncation is back to 1 (none) for this model; it was {st['psi']:g} on the last one. "
+                            "Lower it again to trade variety for cleaner images.")
+        return out
+
+    def on_reference_tick(request: gr.Request = None):
+        """D's reference scores are ready (or gave up): show the score with its scale, and stop the timer. Only
+        the score text changes, so a message the page shows (e.g. the truncation note) stays."""
+        st = VIEWS.get(_sid(request), ctx)
+        try:
+            entry = ctx.catalog.entry(st["model"])
+            pending = _reference(ctx, entry, ctx.catalog.get(entry.name))
+            if pending is not None and not pending.done():
+                return gr.skip()
+            pipe, v = _render(ctx, st)
+        except GanInputError:
+            return {ref_timer: gr.Timer(active=False)}
+        return {score: W.view_updates(pipe, v, with_strip=False)[score], ref_timer: gr.Timer(active=False)}
 
     def reset_dirs(request: gr.Request = None):
         st = VIEWS.update(_sid(request), ctx, lambda st: st.__setitem__("dirs", [0.0] * N_DIRS))
@@ -209,7 +253,7 @@ def build(ctx, demo: gr.Blocks) -> None:
         neighbours strip (None for 2-D models), D's score as text, and a message (empty when all went well)."""
         amounts = [direction_1, direction_2, direction_3, direction_4, direction_5, direction_6]
         try:
-            pipe, v = _view(ctx, model, seed, truncation, class_label, amounts)
+            pipe, v = _view(ctx, model, seed, truncation, class_label, amounts, reference_wait_s=REFERENCE_WAIT_S)
             _, why = _basis(ctx, model)
         except GanInputError as e:
             raise gr.Error(str(e)) from None
@@ -218,7 +262,7 @@ def build(ctx, demo: gr.Blocks) -> None:
         note = ""
         if why is not None and any(float(a or 0.0) for a in amounts):
             note = f"The direction values were ignored: {_no_dirs_text(why)}"
-        return v.image, v.strip, score_text(v.score, pipe.info.get("loss")), note
+        return v.image, v.strip, score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe)), note
 
     # ------------------------------------------------------------------------------------------------ events
     # preprocess=False: the inputs are plain numbers and strings, which the handlers check themselves (Gradio
@@ -234,6 +278,8 @@ def build(ctx, demo: gr.Blocks) -> None:
     cls.input(on_class, cls, view_out, **live)
     random_btn.click(randomize, None, [seed, *view_out, *raws], **{**live, "trigger_mode": None})
     reset_btn.click(reset_dirs, None, [*dirs, *view_out], **{**live, "trigger_mode": None})
+    ref_timer.tick(on_reference_tick, None, [score, ref_timer], queue=False, show_progress="hidden",
+                   api_visibility="private")
     def rescan():
         """The picker is opened: list what is there now (a run that just finished, a live run)."""
         ctx.catalog.refresh()
@@ -274,16 +320,16 @@ class Widgets:
     every component it does not name as it is, so an error touches only the message)."""
 
     def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info, dirs_note, raw_acc,
-                 reset_btn):
+                 reset_btn, ref_timer):
         self.model, self.seed, self.psi, self.cls, self.dirs, self.raws = model, seed, psi, cls, dirs, raws
         self.image, self.strip, self.score, self.message, self.info = image, strip, score, message, info
-        self.dirs_note, self.raw_acc, self.reset_btn = dirs_note, raw_acc, reset_btn
+        self.dirs_note, self.raw_acc, self.reset_btn, self.ref_timer = dirs_note, raw_acc, reset_btn, ref_timer
 
     @property
     def full_out(self) -> list:
         """Every component full_state() sets: the outputs of the events that show a whole view."""
         return [self.model, self.seed, self.psi, self.cls, *self.dirs, *self.raws, self.image, self.strip,
-                self.score, self.message, self.info, self.dirs_note, self.raw_acc, self.reset_btn]
+                self.score, self.message, self.info, self.dirs_note, self.raw_acc, self.reset_btn, self.ref_timer]
 
     def error(self, e: Exception) -> dict:
         return {self.message: f"⚠ {e}"}
@@ -291,15 +337,17 @@ class Widgets:
     def view_updates(self, pipe, v, with_strip: bool = True) -> dict:
         from gan.explore import score_text
 
-        text = score_text(v.score, pipe.info.get("loss"))
+        text = score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe))
         if v.active >= 0:
-            text += (f"  \nNeighbours: {'orange dots' if pipe.is_points else 'the strip'}, 1 step apart along "
-                     f"direction {v.active + 1}.")
+            where = "orange dots" if pipe.is_points else "the strip below, each tile captioned with its value"
+            text += f"  \nNeighbours: {where}, 1 step apart along direction {v.active + 1}."
         out = {self.image: v.image, self.message: "", self.score: text}
         if not with_strip:
             return out
         if v.strip is not None:
-            out[self.strip] = gr.update(value=v.strip, visible=True)
+            label = (f"Neighbours along direction {v.active + 1} (its value under each tile; framed: this image)"
+                     if v.strip_values else STRIP_LABEL)
+            out[self.strip] = gr.update(value=v.strip, visible=True, label=label)
         else:  # a 2-D model, or a model without directions to walk along
             out[self.strip] = gr.update(value=None, visible=False)
         return out
@@ -333,7 +381,8 @@ class Widgets:
             label = check_label(pipe, c)
         raw_dict = {int(i): float(v) for i, v in (raw or {}).items()}
         st = {"model": entry.name, "seed": s, "psi": p, "cls": label, "dirs": dvals, "raw": raw_dict}
-        _, v = _render(ctx, st)
+        _, v = _render(ctx, st, reference_wait_s=REFERENCE_WAIT_S)
+        pending = _reference(ctx, entry, pipe)
         out = {self.seed: s, self.psi: p,
                self.cls: gr.update(choices=_class_choices(entry), value=label, visible=label is not None),
                **{d: gr.update(value=max(-DIR_RANGE, min(DIR_RANGE, dvals[i])), visible=i < k,
@@ -343,7 +392,9 @@ class Widgets:
                **self.view_updates(pipe, v),
                self.info: _info_text(entry, pipe, basis, why),
                self.dirs_note: DIRS_HEADER if why is None else f"**Discovered directions**: {_no_dirs_text(why)}",
-               self.reset_btn: gr.update(visible=k > 0)}
+               self.reset_btn: gr.update(visible=k > 0),
+               # still working out D's scale: the timer shows it when it is ready
+               self.ref_timer: gr.Timer(active=pending is not None and not pending.done())}
         if why is not None:  # the raw latent is then the way to move: show it
             out[self.raw_acc] = gr.update(open=True)
         VIEWS.set(sid, st)
@@ -422,9 +473,9 @@ def _seed(value) -> int:
     return check_seed(value)
 
 
-def _render(ctx, st: dict, neighbours: bool = True):
+def _render(ctx, st: dict, neighbours: bool = True, reference_wait_s: float = 0.0):
     return _view(ctx, st["model"], st["seed"], st["psi"], st["cls"], st["dirs"], raw=st["raw"],
-                 neighbours=neighbours)
+                 neighbours=neighbours, reference_wait_s=reference_wait_s)
 
 
 def _basis(ctx, name: str):
@@ -444,8 +495,9 @@ def _no_dirs_text(why: str) -> str:
             "*Advanced* instead.")
 
 
-def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True):
-    """(pipeline, gan.explore.View) for the widget values."""
+def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True, reference_wait_s: float = 0.0):
+    """(pipeline, gan.explore.View) for the widget values, with D's reference scores when they are ready (or
+    become ready within reference_wait_s)."""
     from gan import explore as ex
 
     cat = ctx.catalog
@@ -455,10 +507,40 @@ def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True):
     label = ex.check_label(pipe, cls)
     amounts = [float(d or 0.0) for d in list(dirs or [])[: basis.k]] if basis is not None else []
     z = ex.latent_for(pipe, seed, psi, basis, amounts, raw)
+    pending = _reference(ctx, entry, pipe)
     if pipe.is_points:
         backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
-        return pipe, ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
-    return pipe, ex.render_image_view(pipe, z, label, basis, amounts, neighbours=neighbours)
+        v = ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
+    else:
+        v = ex.render_image_view(pipe, z, label, basis, amounts, neighbours=neighbours)
+    v.reference = _reference_result(pending, reference_wait_s)
+    return pipe, v
+
+
+def _reference(ctx, entry, pipe):
+    """The future of this model's D reference scores (gan.explore.score_reference), started once per loaded
+    model on the tab's worker; None for a model without D and for a live run (its D changes as it trains)."""
+    pool = ctx.extras.get("explore_reference_pool")
+    if pool is None or pipe.discriminator is None or entry.source == "live":
+        return None
+    from gan.explore import score_reference
+
+    return ctx.catalog.cached(entry.name, "d-reference",
+                              lambda p: pool.submit(score_reference, p, p.info.get("dataset")))
+
+
+def _reference_result(pending, wait_s: float):
+    """The reference if it is ready within wait_s seconds, else None (the next view shows it)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    if pending is None or (wait_s <= 0 and not pending.done()):
+        return None
+    try:
+        return pending.result(timeout=max(wait_s, 0.0))
+    except FutureTimeout:
+        return None
+    except Exception:  # score_reference returns None for data it cannot use; anything else: no scale, still a view
+        return None
 
 
 _last_strip: dict[str, float] = {}
@@ -476,6 +558,10 @@ def _strip_due(session: str | None) -> bool:
         _last_strip.clear()
     _last_strip[session] = now
     return True
+
+
+def _subject(pipe) -> str:
+    return "point" if pipe.is_points else "image"
 
 
 def _n_dirs(pipe) -> int:
