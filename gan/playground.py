@@ -9,10 +9,12 @@
 Views, all in the trainer's standardised space (the space D sees), with fixed bounds taken from the real data so
 the picture does not jump while training:
   field     D's decision heatmap (green: "real", purple: "fake"), real points, generated points, and arrows for the
-            gradient G receives at its points (-d loss_G / dx: where D pushes each generated point);
+            gradient G receives at its points (-d loss_G / dx: where D pushes each generated point), on one fixed
+            scale for every frame and run (arrow_lengths), with their mean size written in the corner;
   manifold  a grid of noise points carried through G and drawn as a mesh (a line for 1-D noise): how G folds and
             stretches its noise space onto the data;
-  curves    losses, and the PacGAN figures (modes covered, high-quality share, reverse KL) when the data has modes.
+  curves    losses, and the PacGAN figures (modes covered, high-quality share, reverse KL) when the data has modes,
+            with a dashed marker at every live change of a learning rate or of D's steps per G step.
 No matplotlib: a frame (a few steps plus every view) takes a few tens of milliseconds on a laptop CPU.
 """
 from __future__ import annotations
@@ -29,7 +31,6 @@ import torch
 from gan.config import TrainConfig
 from gan.data import Dataset, _points, is_points_dataset, load_dataset
 from gan.errors import GanInputError
-from gan.losses import LOSSES
 from gan.models import build_discriminator
 
 PLAYGROUND_DATASETS = ("ring8", "grid25", "spiral", "moons")
@@ -43,10 +44,18 @@ MAX_HISTORY = 4000        # points kept per curve (older ones are thinned)
 REAL_RGB = (20, 120, 60)
 FAKE_RGB = (110, 40, 190)
 ARROW_RGB = (40, 40, 40)
+MARKER_RGB = (150, 150, 150)
+# Arrow lengths: one fixed logarithmic scale, the same in every frame and run, so a gradient that vanishes draws a
+# vanishing arrow. Measured on the lessons: healthy runs give G's points gradients of 0.01 to 10 (hinge with spectral
+# norm ~0.05, WGAN-GP ~2), the too-strong D below 1e-4 within ten steps. A log scale keeps all of the healthy ones
+# visible; a gradient of ARROW_MIN_GRAD or less draws no arrow at all, ARROW_MAX_GRAD or more the longest one.
+ARROW_MIN_GRAD, ARROW_MAX_GRAD = 1e-4, 10.0
+ARROW_MAX_LEN = 0.08      # of the view's size
 HEAT_REAL = np.array([196, 235, 204], np.float32)   # D says "real"
 HEAT_FAKE = np.array([222, 204, 240], np.float32)   # D says "fake"
 CURVE_COLOURS = {"loss_d": (40, 100, 200), "loss_g": (220, 110, 20), "modes": (20, 140, 60),
                  "high_quality": (150, 60, 190), "reverse_kl": (200, 40, 60)}
+LIVE_LABELS = {"lr_g": "lr G", "lr_d": "lr D", "n_critic": "D steps per G step"}   # as the page labels them
 
 
 @dataclass
@@ -145,6 +154,8 @@ class Playground:
             self.history: list[dict] = []       # one entry per G or D update: step, loss_d and/or loss_g
             self._unread: list[dict] = []       # the same, still holding torch scalars
             self.figure_history: list[dict] = []
+            self.changes: list[dict] = []       # live changes: {"step": G updates so far, "lr_g": ..., ...}
+            self.g_grad: float | None = None    # mean size of the arrows last drawn
             self.diverged: str | None = None
             self._setup_views()
 
@@ -186,11 +197,13 @@ class Playground:
 
     def set_hyperparameters(self, lr_g: float | None = None, lr_d: float | None = None,
                             n_critic: int | None = None) -> dict:
-        """Live changes: they hold from the next update on."""
+        """Live changes: they hold from the next update on, and the curves mark the step where they came."""
         with self.lock:
             changed = self.trainer.set_hyperparameters(lr_g=lr_g, lr_d=lr_d, n_critic=n_critic)
             for k, v in changed.items():
                 setattr(self.config, k, v)
+            if changed:
+                self.changes.append({"step": self.g_steps, **changed})
             return changed
 
     # ------------------------------------------------------------------------------------ stepping
@@ -262,6 +275,8 @@ class Playground:
             for h in self.history:
                 last.update({k: v for k, v in h.items() if k != "step"})
             out.update(last)
+            if self.g_grad is not None:
+                out["g_grad"] = self.g_grad   # the mean arrow of the last field view drawn
             if self.has_modes:
                 data = self.trainer.data
                 out.update(toy_figures(self.generate(self.metric_z, data_units=True), data.modes, data.mode_std))
@@ -331,16 +346,18 @@ class Playground:
             _dots(canvas, fake_px, FAKE_RGB, 3)
             img = Image.fromarray(canvas)
             if arrows:
-                sel = fake_t[:N_ARROWS]
-                g = self._g_gradients(sel)
+                g = self._g_gradients(fake_t[:N_ARROWS])
                 norms = np.linalg.norm(g, axis=1)
-                scale = 0.08 * size / max(float(norms.max()), 1e-12)
+                self.g_grad = float(norms.mean())
                 draw = ImageDraw.Draw(img)
                 start = fake_px[:N_ARROWS]
-                end = start + np.stack([g[:, 0], -g[:, 1]], 1) * scale  # image y points down
+                unit = np.stack([g[:, 0], -g[:, 1]], 1) / np.maximum(norms, 1e-30)[:, None]  # image y points down
+                end = start + unit * arrow_lengths(norms, size)[:, None]
                 for (ax, ay), (bx, by) in zip(start.tolist(), end.tolist()):
-                    draw.line((ax, ay, bx, by), fill=ARROW_RGB, width=1)
-                    _arrow_head(draw, ax, ay, bx, by)
+                    if (ax, ay) != (bx, by):
+                        draw.line((ax, ay, bx, by), fill=ARROW_RGB, width=1)
+                        _arrow_head(draw, ax, ay, bx, by)
+                _label(draw, (4, size - 18), f"arrows (log scale): mean gradient {_short(self.g_grad)}")
             return np.asarray(img)
 
     def render_manifold(self, size: int = 360) -> np.ndarray:
@@ -378,7 +395,13 @@ class Playground:
                 pts = [(h["step"], h[key]) for h in self.history if key in h and math.isfinite(h[key])]
                 if pts:
                     series[key] = np.array(pts, np.float64)
-            _panel(draw, (0, 0, width, half), series, "losses")
+            marks = [c["step"] for c in self.changes]
+            title = "losses"
+            if self.changes:
+                last = self.changes[-1]
+                title += "   " + ", ".join(f"{LIVE_LABELS.get(k, k)} {v:g}" for k, v in last.items()
+                                           if k != "step") + f" from step {last['step']}"
+            _panel(draw, (0, 0, width, half), series, title, markers=marks)
             if self.has_modes:
                 n_modes = len(self.trainer.data.modes)
                 fh = self.figure_history
@@ -391,7 +414,7 @@ class Playground:
                                                              for f in fh]], 1)
                 label = (f"modes {fh[-1]['modes_covered']}/{n_modes}  hq {fh[-1]['high_quality']:.0%}  "
                          f"rKL {fh[-1]['reverse_kl']:.2f}") if fh else "modes covered"
-                _panel(draw, (0, half, width, height), series, label, y_range=(0.0, 1.0))
+                _panel(draw, (0, half, width, height), series, label, y_range=(0.0, 1.0), markers=marks)
             else:
                 draw.text((8, half + 8), "modes covered, high quality, reverse KL:", fill=(90, 90, 90))
                 draw.text((8, half + 22), "only for data with known modes (ring8, grid25)", fill=(90, 90, 90))
@@ -416,6 +439,8 @@ class Playground:
                 for h in self.history[-4:]:
                     f.update({k: v for k, v in h.items() if k != "step"})
             views = self.render(size)
+            if self.g_grad is not None and "field" in views:
+                f["g_grad"] = self.g_grad
             return {"views": views, "figures": f, "status": self.status_line(f)}
 
     def status_line(self, f: dict | None = None) -> str:
@@ -427,6 +452,8 @@ class Playground:
         if "modes_covered" in f:
             parts.append(f"modes {f['modes_covered']}/{f['n_modes']}, high quality {f['high_quality']:.0%}, "
                          f"reverse KL {f['reverse_kl']:.2f}")
+        if "g_grad" in f:
+            parts.append(f"mean arrow (G's gradient) {_short(f['g_grad'])}")
         if self.diverged:
             parts.append(self.diverged)
         return " · ".join(parts)
@@ -465,6 +492,23 @@ def _dots(canvas: np.ndarray, px: np.ndarray, colour, size: int) -> None:
             canvas[np.clip(y + dy - off, 0, h - 1), np.clip(x + dx - off, 0, w - 1)] = colour
 
 
+def arrow_lengths(norms: np.ndarray, size: int) -> np.ndarray:
+    """Arrow lengths in pixels for gradient sizes, on one fixed log scale (ARROW_MIN_GRAD: nothing, ARROW_MAX_GRAD
+    and more: ARROW_MAX_LEN of the view). Fixed, not rescaled to each frame's largest gradient: otherwise the
+    arrows of a run whose gradients vanish look as long as a healthy run's."""
+    lo, hi = math.log10(ARROW_MIN_GRAD), math.log10(ARROW_MAX_GRAD)
+    share = (np.log10(np.maximum(np.asarray(norms, np.float64), 1e-30)) - lo) / (hi - lo)
+    return np.clip(share, 0.0, 1.0) * ARROW_MAX_LEN * size
+
+
+def _label(draw, xy, text: str) -> None:
+    """Text on a pale box, readable on any heatmap colour."""
+    x, y = xy
+    box = draw.textbbox((x + 3, y + 2), text)
+    draw.rectangle((x, y, box[2] + 3, box[3] + 2), fill=(255, 255, 255))
+    draw.text((x + 3, y + 2), text, fill=(60, 60, 60))
+
+
 def _arrow_head(draw, ax, ay, bx, by, length: float = 4.0) -> None:
     dx, dy = bx - ax, by - ay
     n = math.hypot(dx, dy)
@@ -475,7 +519,9 @@ def _arrow_head(draw, ax, ay, bx, by, length: float = 4.0) -> None:
         draw.line((bx, by, bx - length * (ux - 0.6 * sx), by - length * (uy - 0.6 * sy)), fill=ARROW_RGB, width=1)
 
 
-def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None) -> None:
+def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None, markers=()) -> None:
+    """One plot: the series (step, value) as lines, and a dashed grey line at each step in `markers` (live
+    changes, as the Train tab's loss plot marks them)."""
     x0, y0, x1, y1 = box
     left, right, top, bottom = x0 + 34, x1 - 6, y0 + 16, y1 - 14
     draw.rectangle((left, top, right, bottom), outline=(200, 200, 200))
@@ -494,6 +540,11 @@ def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None) ->
     draw.text((x0 + 2, top - 2), _short(v_hi), fill=(110, 110, 110))
     draw.text((x0 + 2, bottom - 10), _short(v_lo), fill=(110, 110, 110))
     draw.text((right - 60, bottom + 2), f"step {int(s_hi)}", fill=(110, 110, 110))
+    for step in markers:
+        if s_lo <= step <= s_hi:
+            mx = round(left + (step - s_lo) / (s_hi - s_lo) * (right - left))
+            for y in range(top + 1, bottom, 6):
+                draw.line((mx, y, mx, min(y + 3, bottom - 1)), fill=MARKER_RGB, width=1)
     legend_x = left + 4
     for key, s in series.items():
         colour = CURVE_COLOURS.get(key, (0, 0, 0))

@@ -1,4 +1,6 @@
 """The 2-D playground library: stepping D or G alone, reset reproducibility, live changes, every view."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -120,3 +122,66 @@ def test_toy_figures_on_known_points():
     assert f["reverse_kl"] == pytest.approx(np.log(25 / 20), abs=1e-3)
     far = toy_figures(on_20 + 0.5, ds.modes, ds.mode_std)
     assert far["modes_covered"] == 0 and far["high_quality"] == 0.0
+
+
+def test_arrows_are_drawn_on_one_fixed_scale():
+    """The same gradient draws the same arrow whatever the other gradients are (it was rescaled to each frame's
+    largest, so a vanishing gradient still drew a full-length arrow); none at all once it has vanished."""
+    from gan.playground import ARROW_MAX_LEN, arrow_lengths
+
+    alone = arrow_lengths(np.array([0.05]), 320)
+    mixed = arrow_lengths(np.array([1e-6, 0.05, 50.0]), 320)
+    assert mixed[1] == pytest.approx(alone[0]) and 0 < alone[0] < ARROW_MAX_LEN * 320
+    assert mixed[0] == 0 and mixed[2] == pytest.approx(ARROW_MAX_LEN * 320)
+    assert arrow_lengths(np.array([1e-3]), 320)[0] < arrow_lengths(np.array([0.1]), 320)[0]
+
+
+def _arrow_pixels(pg) -> int:
+    from gan.playground import ARROW_RGB
+
+    field = pg.render_field(320)
+    return int((field == np.array(ARROW_RGB, np.uint8)).all(-1).sum())
+
+
+def test_the_vanishing_gradients_lesson_shows_its_arrows_vanish():
+    """Measured (seed 0): the too-strong D's gradients fall from 0.015 at step 0 to 7e-5 by step 10, a healthy run's
+    rise to 0.35. With the fixed scale the lesson's arrows disappear while a healthy run keeps visible ones, and the
+    mean size is written in numbers (status line, figures)."""
+    from gan import lessons
+
+    strong = lessons.playground_for("Discriminator too strong: vanishing gradients")
+    before = _arrow_pixels(strong)
+    assert before > 150                                     # visible at the start: the lesson shows them shrink
+    strong.step_both(20)
+    healthy = Playground(dataclasses.replace(strong.config, loss="bce", lr_g=1e-3, lr_d=1e-3, n_critic=1))
+    healthy.step_both(20)
+    assert _arrow_pixels(strong) < 0.1 * before
+    assert _arrow_pixels(healthy) > 150
+    snap = strong.snapshot(200)
+    assert snap["figures"]["g_grad"] < 1e-3 < healthy.snapshot(200)["figures"]["g_grad"]
+    assert "mean arrow (G's gradient)" in snap["status"]
+
+
+def test_a_live_change_draws_a_marker_on_both_curve_panels():
+    from gan.playground import MARKER_RGB
+
+    pg = Playground(PlaygroundConfig(dataset="ring8", **SMALL))
+    for _ in range(4):
+        pg.step_both(5)
+        pg.record_figures()
+    width = 300
+    plain = pg.render_curves(width, 200)
+    assert pg.set_hyperparameters(lr_g=5e-4) == {"lr_g": 5e-4}
+    assert pg.changes == [{"step": 20, "lr_g": 5e-4}]
+    for _ in range(4):
+        pg.step_both(5)
+        pg.record_figures()
+    curves = pg.render_curves(width, 200)
+    grey = (curves == np.array(MARKER_RGB, np.uint8)).all(-1)          # (H, W)
+    # plots span x = 34 .. width - 6; losses from step 1 to 40, the figures from step 5 to 40
+    for rows, first in ((slice(0, 100), 1), (slice(100, 200), 5)):
+        x = round(34 + (20 - first) / (40 - first) * (width - 6 - 34))
+        assert grey[rows, x - 1:x + 2].any(1).sum() > 20                  # a dashed line at step 20
+        assert not (plain[rows] == np.array(MARKER_RGB, np.uint8)).all(-1)[:, x - 1:x + 2].any(1).sum() > 5
+    pg.reset()
+    assert pg.changes == []

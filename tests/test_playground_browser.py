@@ -1,5 +1,6 @@
-"""The Playground tab in a real browser: pick "Mode collapse", press Play, watch the step counter and the picture
-move, Pause, and the counter stops. Its own server with only this tab (the shared fixtures give the browser)."""
+"""The Playground tab in a real browser: reset to "Mode collapse", press Play, watch the step counter and the picture
+move, Pause, and the counter stops; a dropdown opened and closed changes nothing; the two resets; drawing your own
+points. Its own server with only this tab, queued as app.py queues it (the shared fixtures give the browser)."""
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ def playground_url(tmp_path_factory):
 
     demo = build_demo(tmp_path_factory.mktemp("w"), tmp_path_factory.mktemp("r"), device="cpu",
                       tabs=["gan.ui.playground"])
-    _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
+    _, url, _ = demo.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **launch_kwargs())
     yield url
     from gan.ui.playground import manager
@@ -41,10 +42,9 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
     page.goto(playground_url)
     view = page.locator("#pg-view img")
     expect(view).to_be_visible(timeout=30_000)
-    page.locator("#pg-lesson input").click()
-    page.get_by_role("option", name="Mode collapse", exact=True).click()
+    page.locator("#pg-reset-lesson").click()     # the dropdown shows "Mode collapse": a fresh run of it
     expect(page.locator("#pg-lesson-text")).to_contain_text("leave whole rows or columns of modes empty", timeout=30_000)
-    expect(page.locator("#pg-status")).to_contain_text("step 0", timeout=30_000)
+    expect(page.locator("#pg-status")).to_contain_text("step 0 ", timeout=30_000)
     before = view.get_attribute("src")
 
     page.locator("#pg-play").click()
@@ -77,7 +77,7 @@ def test_a_lesson_fills_the_form_and_reset_keeps_its_settings(page, playground_u
     page.locator("#pg-lesson input").click()
     page.get_by_role("option", name="Wasserstein + gradient penalty", exact=True).click()
     expect(page.locator("#pg-lesson-text")).to_contain_text("gradient penalty", timeout=30_000)
-    page.get_by_text("Data and model (press Reset to apply)").click()
+    page.get_by_text("Data and model (press Reset with my settings to apply)").click()
     expect(page.locator("#pg-gp-lambda input")).to_have_value("0.1", timeout=30_000)
     assert manager().lesson == "Wasserstein + gradient penalty"
     page.locator("#pg-reset").click()      # applies the form: the lesson's penalty weight must survive it
@@ -102,3 +102,133 @@ def test_hand_drawn_strokes_become_points():
         sketch_to_points({"composite": np.zeros((200, 200, 4), np.uint8)})
     with pytest.raises(GanInputError):
         sketch_to_points(None)
+
+
+def _step_at_least(page, n: int, timeout: float = 90_000) -> None:
+    page.wait_for_function("n => { const m = document.querySelector('#pg-status').innerText.match(/step (\\d+)/);"
+                           " return m && Number(m[1]) >= n; }", arg=n, timeout=timeout)
+
+
+def test_closing_the_lesson_dropdown_changes_nothing_and_play_plays(page, playground_url):
+    """Opening the lesson dropdown and pressing Escape used to re-apply the lesson when the dropdown lost focus
+    (Gradio 6 fires .input on blur): the run was wiped, and a Play pressed then raced with that reset and stopped
+    after one step. Now only a real new choice applies a lesson."""
+    from gan.ui.playground import manager
+
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    page.locator("#pg-play").click()
+    _step_at_least(page, 5)
+    run = manager().pg.trainer                 # a reset builds a new Trainer: the same object means the same run
+
+    def open_and_escape():
+        page.locator("#pg-lesson input").click()
+        expect(page.get_by_role("option", name="Spectral norm", exact=True)).to_be_visible(timeout=10_000)
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("option", name="Spectral norm", exact=True)).to_be_hidden(timeout=10_000)
+
+    open_and_escape()
+    page.locator("#pg-pause").click()          # the dropdown loses focus here
+    _until(lambda: manager().parked)
+    paused = manager().pg.step
+    assert paused >= 5 and manager().pg.trainer is run
+
+    open_and_escape()
+    page.locator("#pg-play").click()           # the first Play after closing the dropdown plays on
+    _step_at_least(page, paused + 10)
+    assert manager().playing and manager().pg.trainer is run
+
+    page.locator("#pg-lesson input").click()   # a real choice does apply the lesson, and playing goes on
+    page.get_by_role("option", name="Spectral norm", exact=True).click()
+    _until(lambda: manager().lesson == "Spectral norm" and manager().pg.trainer is not run)
+    _until(lambda: manager().pg.step >= 5)
+    assert manager().playing and manager().pg.config.spectral_norm
+    page.locator("#pg-pause").click()
+    _until(lambda: manager().parked)
+
+
+def test_a_play_pressed_during_a_reset_is_kept():
+    """app.py lets two playground events run at once; a reset saved the playing flag, and a Play that came in
+    meanwhile was undone when the reset put the old value back (one step, then stopped)."""
+    from gan.playground import PlaygroundConfig
+    from gan.ui.playground import PlaygroundManager
+
+    mgr = PlaygroundManager()
+    try:
+        real_reset = mgr.pg.reset
+
+        def reset_while_play_is_pressed(*a, **kw):
+            mgr.play()
+            real_reset(*a, **kw)
+
+        mgr.pg.reset = reset_while_play_is_pressed
+        mgr.reset(PlaygroundConfig(dataset="ring8", g_width=16, d_width=16, batch_size=32))
+        assert mgr.playing
+        _until(lambda: mgr.pg.step >= 5)
+    finally:
+        mgr.pause()
+
+
+def test_reset_to_lesson_restores_its_settings_and_reset_keeps_mine(page, playground_url):
+    from gan.ui.playground import manager
+
+    name = "Learning rate too high: oscillation"
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    page.locator("#pg-lesson input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    lr_g = page.locator("#pg-lr-g input")
+    expect(lr_g).to_have_value("0.01", timeout=30_000)
+    _until(lambda: manager().lesson == name)
+
+    lr_g.fill("0.001")
+    lr_g.press("Enter")                        # a live change: it applies now, and the curves mark it
+    expect(page.get_by_text("changed lr G to 0.001")).to_be_visible(timeout=30_000)
+    _until(lambda: manager().pg.changes and manager().pg.changes[-1].get("lr_g") == 0.001)
+
+    page.locator("#pg-reset").click()          # my settings: the changed learning rate stays
+    expect(page.locator("#pg-lesson-text")).to_contain_text("press Reset to lesson", timeout=30_000)
+    expect(page.locator("#pg-lesson-text")).to_contain_text("lr G 0.001")
+    assert manager().pg.trainer.cfg.lr_g == 0.001 and manager().lesson is None and manager().pg.changes == []
+
+    page.locator("#pg-reset-lesson").click()   # the lesson's own settings again, so its text holds
+    expect(lr_g).to_have_value("0.01", timeout=30_000)
+    expect(page.locator("#pg-lesson-text")).not_to_contain_text("press Reset to lesson", timeout=30_000)
+    _until(lambda: manager().lesson == name)
+    assert manager().pg.trainer.cfg.lr_g == 0.01 and manager().pg.trainer.cfg.lr_d == 0.01
+
+
+def test_drawing_points_is_one_step_on_a_large_canvas(page, playground_url):
+    """Paint on the canvas (the brush is ready: no tool to pick) and press Use my drawing: the run restarts on the
+    drawn points. The canvas is large and its label is not cut off."""
+    from gan.ui.playground import DRAW_SIZE, manager
+
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    label = page.locator("#pg-drawing").get_by_text("Draw your points", exact=True)
+    expect(label).to_be_visible(timeout=30_000)
+    assert label.evaluate("el => el.scrollWidth <= el.clientWidth")          # the whole label shows
+    canvas = page.locator("#pg-drawing canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert DRAW_SIZE >= 320 and box["width"] >= 320
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for y in (cy - 50, cy + 50):               # two horizontal strokes, 100 px apart (the brush joins the moves)
+        page.mouse.move(cx - 100, y)
+        page.mouse.down()
+        for x in (cx - 30, cx + 40, cx + 100):
+            page.mouse.move(x, y)
+        page.mouse.up()
+    page.locator("#pg-use-drawing").click()
+    _until(lambda: manager().pg.config.dataset == "drawn")
+    expect(page.locator("#pg-lesson-text")).to_contain_text("Your drawing", timeout=30_000)
+    expect(page.locator("#pg-status")).to_contain_text("step 0 ", timeout=30_000)
+    data = manager().pg.trainer.data.data.numpy()
+    assert len(data) == 2000
+    y = data[:, 1]                             # two strokes: two bands of points, nothing in between
+    mid = (y.min() + y.max()) / 2
+    assert (y < mid).sum() > 500 and (y > mid).sum() > 500
+    assert (abs(y - mid) < 0.2 * (y.max() - y.min())).sum() < 50
+    page.get_by_text("Data and model (press Reset with my settings to apply)").click()
+    expect(page.locator("#pg-data input")).to_have_value("drawn by hand", timeout=30_000)

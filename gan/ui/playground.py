@@ -3,8 +3,8 @@
 Training happens in a background thread owned by a module-level PlaygroundManager (never in an event handler):
 buttons only flip its flags or post a single step, and a gr.Timer shows the latest frame, which the thread renders
 about ten times a second while it plays. Reloading or closing the page never stops or forks the session.
-Named endpoints: playground_play, playground_pause, playground_step, playground_reset, playground_lesson,
-playground_status.
+Named endpoints: playground_play, playground_pause, playground_step, playground_reset (the form's settings),
+playground_lesson (a lesson with its own settings), playground_use_drawing, playground_status.
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ import numpy as np
 from gan import lessons
 from gan.errors import GanInputError
 from gan.losses import LOSSES
-from gan.playground import PLAYGROUND_DATASETS, Playground, PlaygroundConfig, points_dataset
+from gan.playground import LIVE_LABELS, PLAYGROUND_DATASETS, Playground, PlaygroundConfig, points_dataset
 
 log = logging.getLogger(__name__)
 
 TITLE = "Playground"
 VIEW_SIZE = 320
+DRAW_SIZE = 360             # the drawing canvas, in pixels
 FRAME_S = 0.1               # the thread renders a frame at most this often while playing
 STEP_CHUNK_S = 0.03         # training time between two looks at the flags
 FIGURES_S = 0.3             # modes covered & co. are recomputed at most this often while playing
@@ -35,6 +36,8 @@ INTRO = ("Watch a GAN learn 2-D points. **Left**: D's opinion of the plane (gree
          "points (green), G's points (purple) and the arrows G's points are pushed along. **Middle**: G's noise "
          "grid carried through G. **Right**: losses, and modes covered / high-quality share / reverse KL. "
          "Pick a lesson, or set your own, and press **Play**.")
+DRAW_HELP = ("**Your own data.** Paint where the points should be (the brush is ready), then press **Use my drawing**: "
+             "the playground restarts on 2,000 points drawn from your strokes, with the settings below.")
 
 
 class PlaygroundManager:
@@ -90,18 +93,16 @@ class PlaygroundManager:
         self.render()
 
     def reset(self, config: PlaygroundConfig, lesson: str | None = None, points: np.ndarray | None = None) -> None:
-        was = self.playing
-        self.playing = False
+        """A fresh run; a playing session goes on playing it. The playing flag is left alone: the thread steps
+        under the Playground's lock, so a reset under that lock is atomic, and a Play pressed while a reset runs
+        is kept (saving and restoring the flag here once undid it: one step, then stopped)."""
+        dataset = points_dataset(points) if points is not None else None
         with self.pg.lock:
-            dataset = points_dataset(points) if points is not None else None
             self.pg.reset(config, dataset=dataset)
             self.lesson = lesson
             self.fps = self.steps_per_s = 0.0
             self._frame_times.clear()
         self.render()
-        self.playing = was
-        if was:
-            self._wake.set()
 
     def set_hyperparameters(self, **kw) -> dict:
         return self.pg.set_hyperparameters(**kw)
@@ -250,16 +251,20 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
         return _call(lambda: (mgr.single(which), status())[1])
 
     def pick_lesson(name: str = "Mode collapse"):
+        """Apply a lesson: a fresh run with the lesson's own settings, written back into the form. Wired to the
+        dropdown's .change (a real new choice) and to Reset to lesson; never to .input, which Gradio 6 also fires
+        when the dropdown merely loses focus (open it, press Escape, click elsewhere)."""
+        hidden, shown = gr.update(visible=False), gr.update(visible=True)
         if not name or name == NO_LESSON:
-            return ("", gr.update(visible=False)) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
+            return ("", hidden, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
         lesson = _call(lambda: lessons.get(name))
         if lesson.playground is None:
             text = (f"**{name}**: {lesson.text}\n\nThis lesson trains on images: press **Start in the Train tab**"
                     " and watch the class-coverage monitor there.")
-            return (text, gr.update(visible=True)) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
+            return (text, shown, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
         mgr.reset(lesson.playground, lesson=name)
         values = _form_values(lesson.playground)
-        return ((f"**{name}**: {lesson.text}", gr.update(visible=False)) + tuple(values[k] for k in FORM_KEYS)
+        return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in FORM_KEYS)
                 + (status(),))
 
     def start_image_lesson(name):
@@ -273,7 +278,9 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
         return _call(act)
 
     def reset(dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
-              g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None):
+              g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, lesson_name=None):
+        """Reset with the form's settings (live changes included). Returns the status, and the lesson's text with
+        a note when these settings are no longer the lesson's (its text may then not hold)."""
         def act():
             points, ds = None, dataset
             if dataset == UPLOADED:
@@ -290,8 +297,16 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
                 spectral_norm=bool(spectral_norm), seed=_int(seed),
                 gp_lambda=None if gp_lambda is None else _num(gp_lambda))
             mgr.reset(cfg, lesson=None, points=points)
-            return status()
+            shown = {**_form_values(cfg), "dataset": dataset}
+            return status(), _lesson_note(lesson_name, shown)
         return _call(act)
+
+    def use_drawing(drawing, *settings):
+        """One press after drawing: the data becomes the drawn points and the run restarts on them."""
+        st, _ = reset(DRAWN, None, drawing, *settings)
+        text = ("**Your drawing**: G learns the points you painted. Press **Play** (or draw again and press "
+                "**Use my drawing**).")
+        return st, DRAWN, text
 
     def loss_defaults(loss):
         from gan.training import resolve_config
@@ -301,7 +316,8 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
     def live(lr_g, lr_d, n_critic):
         def act():
             changed = mgr.set_hyperparameters(lr_g=_num(lr_g), lr_d=_num(lr_d), n_critic=_int(n_critic))
-            return ("changed " + ", ".join(f"{k} = {v:g}" for k, v in changed.items())) if changed else ""
+            return (("changed " + ", ".join(f"{LIVE_LABELS[k]} to {v:g}" for k, v in changed.items())
+                     + f" at step {mgr.pg.step} (dashed line on the curves)") if changed else gr.skip())
         return _call(act)
 
     # ------------------------------------------------------------------------------------------ layout
@@ -318,7 +334,8 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
         step_d_btn = gr.Button("Step D", elem_id="pg-step-d")
         step_g_btn = gr.Button("Step G", elem_id="pg-step-g")
         step_btn = gr.Button("Step both", elem_id="pg-step")
-        reset_btn = gr.Button("Reset (apply settings)", variant="stop", elem_id="pg-reset")
+        reset_lesson_btn = gr.Button("Reset to lesson", elem_id="pg-reset-lesson")
+        reset_btn = gr.Button("Reset with my settings", variant="stop", elem_id="pg-reset")
     status_md = gr.Markdown("", elem_id="pg-status")
     view = gr.Image(label="D's view · G's manifold · curves", interactive=False, elem_id="pg-view",
                     show_label=True, format="png")
@@ -327,14 +344,19 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
         lr_d = gr.Number(c["lr_d"], label="lr D (live)", minimum=1e-6, maximum=1.0, elem_id="pg-lr-d")
         n_critic = gr.Number(c["n_critic"], label="D steps per G step (live)", precision=0, minimum=1, maximum=100)
         live_msg = gr.Markdown("")
-    with gr.Accordion("Data and model (press Reset to apply)", open=False):
+    with gr.Row(equal_height=False):
+        drawing = gr.ImageEditor(value=_blank_canvas(), label="Draw your points", type="numpy",
+                                 canvas_size=(DRAW_SIZE, DRAW_SIZE), fixed_canvas=True, height=DRAW_SIZE + 70,
+                                 width=DRAW_SIZE + 40, scale=0, min_width=DRAW_SIZE + 40,
+                                 brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
+                                 layers=False, sources=(), transforms=(), buttons=[], elem_id="pg-drawing")
+        with gr.Column():
+            gr.Markdown(DRAW_HELP)
+            use_drawing_btn = gr.Button("Use my drawing", elem_id="pg-use-drawing")
+    with gr.Accordion("Data and model (press Reset with my settings to apply)", open=False):
         with gr.Row():
             dataset = gr.Dropdown(DATA_CHOICES, value=c["dataset"], label="Data", elem_id="pg-data")
             upload = gr.File(label="CSV of x,y points", file_types=[".csv"], type="filepath", height=90)
-            drawing = gr.ImageEditor(label="Draw your points (then pick 'drawn by hand' and Reset)",
-                                     type="numpy", height=220, width=220, canvas_size=(200, 200),
-                                     brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
-                                     layers=False, sources=(), transforms=(), fixed_canvas=True)
         with gr.Row():
             loss = gr.Dropdown(list(LOSSES), value=c["loss"], label="Loss")
             optimizer = gr.Dropdown(["adam", "rmsprop"], value=c["optimizer"], label="Optimizer")
@@ -360,17 +382,23 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
             "g_width": g_width, "d_depth": d_depth, "d_width": d_width, "spectral_norm": spectral_norm,
             "seed": seed, "gp_lambda": gp_lambda}
     form_outputs = [form[k] for k in FORM_KEYS]
-    ctl = dict(concurrency_id="playground", show_progress="hidden")
+    # One control at a time, in the order pressed (app.py's default limit is 2: a lesson reset and a Play ran at
+    # once and raced).
+    ctl = dict(concurrency_id="playground", concurrency_limit=1, show_progress="hidden")
     play_btn.click(play, None, status_json, api_name="playground_play", **ctl)
     pause_btn.click(pause, None, status_json, api_name="playground_pause", **ctl)
     step_btn.click(step, None, status_json, api_name="playground_step", **ctl)
     step_d_btn.click(lambda: step("d"), None, status_json, api_visibility="private", **ctl)
     step_g_btn.click(lambda: step("g"), None, status_json, api_visibility="private", **ctl)
-    reset_btn.click(reset, [dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
-                            z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda], status_json,
+    settings = [loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist, g_depth, g_width, d_depth,
+                d_width, spectral_norm, seed, gp_lambda]
+    reset_btn.click(reset, [dataset, upload, drawing, *settings, lesson_pick], [status_json, lesson_text],
                     api_name="playground_reset", **ctl)
-    lesson_pick.input(pick_lesson, lesson_pick, [lesson_text, image_btn, *form_outputs, status_json],
-                      api_name="playground_lesson", **ctl)
+    use_drawing_btn.click(use_drawing, [drawing, *settings], [status_json, dataset, lesson_text],
+                          api_name="playground_use_drawing", **ctl)
+    lesson_outputs = [lesson_text, image_btn, reset_lesson_btn, *form_outputs, status_json]
+    lesson_pick.change(pick_lesson, lesson_pick, lesson_outputs, api_name="playground_lesson", **ctl)
+    reset_lesson_btn.click(pick_lesson, lesson_pick, lesson_outputs, api_visibility="private", **ctl)
     image_btn.click(start_image_lesson, lesson_pick, lesson_text, api_visibility="private")
     loss.input(loss_defaults, loss, [optimizer, lr_g, lr_d, n_critic, gp_lambda], api_visibility="private")
     gr.on([lr_g.submit, lr_d.submit, n_critic.submit, lr_g.blur, lr_d.blur, n_critic.blur], live,
@@ -385,7 +413,42 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
 
 FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
              "g_width", "d_depth", "d_width", "spectral_norm", "seed", "gp_lambda")
+FORM_LABELS = {"dataset": "Data", "loss": "Loss", "optimizer": "Optimizer", "lr_g": "lr G", "lr_d": "lr D",
+               "n_critic": "D steps per G step", "batch_size": "batch size", "z_dim": "noise dimensions",
+               "z_dist": "noise", "g_depth": "G hidden layers", "g_width": "G width", "d_depth": "D hidden layers",
+               "d_width": "D width", "spectral_norm": "spectral norm on D", "seed": "seed",
+               "gp_lambda": "gradient penalty weight"}
 _CTX: dict = {}
+
+
+def _lesson_note(name: str | None, shown: dict):
+    """The lesson's text after a reset with the form's settings: unchanged while they are the lesson's, else with
+    a note naming what differs (so a changed learning rate does not leave a text that no longer holds)."""
+    lesson = lessons.LESSONS.get(name) if name else None
+    if lesson is None or lesson.playground is None:
+        return gr.skip()
+    own = _form_values(lesson.playground)
+    keys = [k for k in FORM_KEYS if k != "gp_lambda" or own["loss"] == "wgan-gp"]  # the penalty's weight: WGAN-GP's
+    differ = [f"{FORM_LABELS[k]} {shown[k]:g}" if isinstance(shown[k], float) else f"{FORM_LABELS[k]} {shown[k]}"
+              for k in keys if _differs(shown[k], own[k])]
+    text = f"**{name}**: {lesson.text}"
+    if differ:
+        text += (f"\n\n*You reset with your own settings ({'; '.join(differ)}), so the text above may not hold: "
+                 "press **Reset to lesson** to restore the lesson's.*")
+    return text
+
+
+def _differs(a, b) -> bool:
+    """Form values compared as the page shows them: a number typed as 0.001 equals the lesson's 1e-3."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) > 1e-12 * max(abs(float(a)), abs(float(b)), 1.0)
+    return a != b
+
+
+def _blank_canvas() -> dict:
+    """A white background, so the editor opens with its brush ready (it picks the brush once it has an image)."""
+    white = np.full((DRAW_SIZE, DRAW_SIZE, 3), 255, np.uint8)
+    return {"background": white, "layers": [], "composite": white}
 
 
 def _form_values(cfg: PlaygroundConfig) -> dict:
