@@ -299,7 +299,7 @@ def monitor_verdict(reading: dict) -> str:
     if "classes_covered" in reading:
         covered, k = reading["classes_covered"], len(reading.get("class_histogram") or []) or 10
         fd, floor = reading.get("fd"), reading.get("fd_floor")
-        against = f"FD {fd:,.1f} (real images: {floor:.2f})" if fd is not None and floor else ""
+        against = f"FD {fd:,.1f} against {floor:.2f} for real images" if fd is not None and floor else ""
         if fd is not None and floor and fd > IMMATURE_FD_RATIO * floor:
             return (f"{step}too early to judge. The samples are still far from real images ({against}), so the "
                     f"classifier files them under whichever class they happen to resemble: {covered} of {k} classes "

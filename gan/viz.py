@@ -130,12 +130,14 @@ def loss_figure(history: Sequence[dict], changes: Sequence[dict] = (), title: st
     return fig
 
 
-def coverage_figure(history: Sequence[dict]):
+def coverage_figure(history: Sequence[dict], title: str = ""):
     """The mode-collapse monitor over the run: classes (or modes) covered against the step, FD against the step on
     a log scale with the floor real images score, and the latest reading's histogram, every axis labelled."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10.5, 2.8), dpi=90, layout="constrained")
+    fig = Figure(figsize=(10.5, 3.0), dpi=90, layout="constrained")
+    if title:
+        fig.suptitle(title, fontsize=9)
     ax_cov, ax_fd, ax_hist = fig.subplots(1, 3, width_ratios=(1, 1, 1))
     history = [q for q in history if "step" in q]
     last = history[-1] if history else {}

@@ -26,6 +26,12 @@ UPLOAD_ZIP, UPLOAD_CSV = "uploaded zip of images", "uploaded CSV of points"
 DATASET_CHOICES = ["mnist", "fashion-mnist", "ring8", "grid25", "spiral", "moons", UPLOAD_ZIP, UPLOAD_CSV]
 QUALITY_EVERY = 500      # steps between mode-collapse monitor updates
 QUALITY_SAMPLES = 1000
+MONITOR_TITLE = (f"Mode-collapse monitor (every {QUALITY_EVERY} steps, on {QUALITY_SAMPLES:,} samples of the EMA "
+                 "generator)")
+# Crisp pixels in every picture of the run (the browser scales them up).
+CSS = """
+#train-travel-grid img, #train-travel-one img, #train-travel-animation img { image-rendering: pixelated; }
+"""
 HYPER_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "n_critic", "ema", "seed")
 # The form's labels, by TrainConfig field: the page shows them, and its messages name the fields the same way.
 FIELD_LABELS = {"steps": "steps", "batch_size": "batch size", "n_critic": "D steps per G step (n_critic)",
@@ -134,7 +140,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         except GanInputError as e:
             if staged is not None:          # a refused upload is not kept in the runs folder
                 staged.unlink(missing_ok=True)
-            raise gr.Error(_worded(e), print_exception=False) from None
+            raise _refusal(e) from None
         publish_live(run)
         return run.view().to_status(), gr.update(choices=_run_choices(manager), value=run.id)
 
@@ -228,7 +234,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             verdict = monitor_verdict(view.quality) if view.quality else (
                 f"The first reading comes at step {QUALITY_EVERY:,}." if metrics_for(run) else
                 "No monitor for this dataset (it exists for MNIST, Fashion-MNIST, ring8 and grid25).")
-            quality = figure("quality", quality_key, lambda: coverage_figure(view.quality_history)) \
+            quality = figure("quality", quality_key, lambda: coverage_figure(view.quality_history, MONITOR_TITLE)) \
                 if view.quality_history else None
         grid = run.grid if fresh("grid", (run.id, run.grid_version)) else gr.skip()
         steps = run.timeline.steps()
@@ -325,8 +331,8 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         grid_img = gr.Image(label="Samples from fixed noise (EMA generator)", elem_id="train-grid", height=300,
                             interactive=False)
         loss_plot = gr.Plot(label="Losses", elem_id="train-plot")
-    quality_plot = gr.Plot(label=f"Mode-collapse monitor (every {QUALITY_EVERY} steps, on {QUALITY_SAMPLES:,} samples "
-                           "of the EMA generator)", elem_id="train-quality")
+    # The figure carries the title itself: Gradio's label would sit over its first panel's title.
+    quality_plot = gr.Plot(label=MONITOR_TITLE, show_label=False, elem_id="train-quality")
     quality_note = gr.Markdown("", elem_id="train-quality-note")
     with gr.Accordion("Time travel: the run's checkpoints", open=False):
         with gr.Row():
@@ -442,14 +448,15 @@ def _call(fn):
     try:
         return fn()
     except GanInputError as e:
-        raise gr.Error(_worded(e), print_exception=False) from None
+        raise _refusal(e) from None
 
 
-def _worded(e: GanInputError) -> str:
-    """The library's message, with a setting named as this page labels it (FIELD_LABELS), not as a flag."""
+def _refusal(e: GanInputError) -> gr.Error:
+    """The library's message as the page shows it: a setting named as this page labels it (FIELD_LABELS), not as
+    a flag, under a title that says what to do ("Check the form"), not just "Error"."""
     if isinstance(e, FieldError) and e.field in FIELD_LABELS:
-        return e.worded(FIELD_LABELS[e.field])
-    return str(e)
+        return gr.Error(e.worded(FIELD_LABELS[e.field]), title="Check the form", print_exception=False)
+    return gr.Error(str(e), title="Not possible", print_exception=False)
 
 
 def _augment_policy(checked) -> str:
