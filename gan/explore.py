@@ -81,7 +81,7 @@ def check_label(pipe, label) -> int | None:
     except (TypeError, ValueError):
         raise GanInputError(f"unknown class {label!r}; choose a number in [0, {cfg.n_classes - 1}]") from None
     if not value.is_integer() or not 0 <= value < cfg.n_classes:
-        raise GanInputError(f"class must be an integer in [0, {cfg.n_classes - 1}], got {label!r}")
+        raise GanInputError(f"class must be a whole number from 0 to {cfg.n_classes - 1}, got {label!r}")
     return int(value)
 
 

@@ -12,6 +12,7 @@ import torch
 from gan.errors import GanInputError
 
 SEED_LIMIT = 2 ** 32
+SEED_RULE = f"must be a whole number from 0 to {SEED_LIMIT - 1:,}"
 
 
 def check_seed(seed) -> int:
@@ -19,12 +20,12 @@ def check_seed(seed) -> int:
         try:
             as_float = float(seed)
         except (TypeError, ValueError):
-            raise GanInputError(f"a seed must be an integer in [0, 2**32), got {seed!r}") from None
+            raise GanInputError(f"a seed {SEED_RULE}, got {seed!r}") from None
         if not as_float.is_integer():
-            raise GanInputError(f"a seed must be an integer in [0, 2**32), got {seed!r}")
+            raise GanInputError(f"a seed {SEED_RULE}, got {seed!r}")
         seed = int(as_float)
     if not 0 <= seed < SEED_LIMIT:
-        raise GanInputError(f"a seed must be in [0, 2**32), got {seed}")
+        raise GanInputError(f"a seed {SEED_RULE}, got {seed}")
     return seed
 
 
@@ -48,9 +49,9 @@ def check_truncation(psi) -> float:
     try:
         psi = float(psi)
     except (TypeError, ValueError):
-        raise GanInputError(f"truncation must be a number in (0, 1], got {psi!r}") from None
+        raise GanInputError(f"truncation must be a number above 0, at most 1 (1 = none), got {psi!r}") from None
     if not 0 < psi <= 1:
-        raise GanInputError(f"truncation must be in (0, 1], got {psi}")
+        raise GanInputError(f"truncation must be a number above 0, at most 1 (1 = none), got {psi}")
     return psi
 
 

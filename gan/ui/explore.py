@@ -60,7 +60,7 @@ def build(ctx, demo: gr.Blocks) -> None:
                                 elem_id="explore-model", info="shipped weights and finished runs")
             with gr.Row():
                 seed = gr.Number(0, label="Seed", precision=0, elem_id="seed", scale=3,
-                                 info="any integer in [0, 2**32): the same seed is the same image")
+                                 info="any whole number from 0 to 4,294,967,295: the same seed is the same image")
                 random_btn = gr.Button("Random", elem_id="random-seed", scale=1, min_width=90)
             psi = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="truncation",
                             info="ψ: 1 = none; lower pulls z towards the mean (cleaner, less varied). "
@@ -469,7 +469,7 @@ def _seed(value) -> int:
     from gan.latent import check_seed
 
     if value is None or value == "":
-        raise GanInputError("type a seed: any integer in [0, 2**32)")
+        raise GanInputError("type a seed: any whole number from 0 to 4,294,967,295")
     return check_seed(value)
 
 
