@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import threading
 
@@ -31,6 +32,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs", metavar="DIR", default=DEFAULT_RUNS, help="training runs folder (default: %(default)s)")
     p.add_argument("--max-runs", type=int, default=1, help="training runs allowed at once (default: %(default)s)")
     p.add_argument("--auth", metavar="USER:PASSWORD", help="ask for a login (use it with --share or --host 0.0.0.0)")
+    p.add_argument("--max-playgrounds", type=int, default=8, metavar="N",
+                   help="Playgrounds (one per visitor) training at the same time (default: %(default)s); "
+                        "stepping by hand is always allowed")
+    p.add_argument("--classroom", action="store_true",
+                   help="only the teacher link (printed at start) controls the training runs; every visitor "
+                        "keeps their own Playground and Explore")
+    p.add_argument("--teacher-token", metavar="TOKEN", default=None,
+                   help="the teacher link's token in --classroom mode (default: a random one)")
     return p.parse_args(argv)
 
 
@@ -42,16 +51,25 @@ def preload(demo) -> threading.Thread:
 
 
 def _key(args: argparse.Namespace) -> tuple:
-    """What the demo is built from: (weights, runs, device, max_runs)."""
-    ok = args.max_runs >= 1 and (args.device in ("auto", "cpu", "cuda", "mps")
-                                 or args.device.startswith(("cuda:", "mps:")))
-    return (args.weights, args.runs, args.device, args.max_runs) if ok else _key(parse_args([]))
+    """What the demo is built from: (weights, runs, device, max_runs, max_playgrounds, teacher token or None)."""
+    ok = args.max_runs >= 1 and args.max_playgrounds >= 1 and (args.device in ("auto", "cpu", "cuda", "mps")
+                                                               or args.device.startswith(("cuda:", "mps:")))
+    if not ok:
+        return _key(parse_args([]))
+    token = (args.teacher_token or secrets.token_urlsafe(12)) if args.classroom else None
+    return args.weights, args.runs, args.device, args.max_runs, args.max_playgrounds, token
+
+
+def _build(key: tuple):
+    weights, runs, device, max_runs, max_playgrounds, token = key
+    return build_demo(weights, runs, device=device, max_runs=max_runs, max_playgrounds=max_playgrounds,
+                      teacher_token=token)
 
 
 # Built once at import, so a Hugging Face Space (or `import app`) finds `demo`: with the defaults when imported,
 # with the command line's folders when run as a script (one build, not a default one and then the real one).
 _BUILT = _key(parse_args(None if __name__ == "__main__" else []))
-demo = build_demo(_BUILT[0], _BUILT[1], device=_BUILT[2], max_runs=_BUILT[3])
+demo = _build(_BUILT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,15 +91,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_runs < 1:
         print("app.py: --max-runs must be at least 1", file=sys.stderr)
         return 2
-    if _key(args) != _BUILT:
-        _BUILT = _key(args)
-        demo = build_demo(_BUILT[0], _BUILT[1], device=_BUILT[2], max_runs=_BUILT[3])
+    if args.max_playgrounds < 1:
+        print("app.py: --max-playgrounds must be at least 1", file=sys.stderr)
+        return 2
+    if args.teacher_token is not None and not args.classroom:
+        print("app.py: --teacher-token needs --classroom", file=sys.stderr)
+        return 2
+    key = _key(args)
+    if key[:5] != _BUILT[:5] or (args.teacher_token and key[5] != _BUILT[5]):
+        _BUILT = key
+        demo = _build(_BUILT)
     if not demo.ganscope.catalog.entries:
         print(f"app.py: no generators in {args.weights}/ or {args.runs}/ yet; the page will say so "
               "(train one with python -m gan.train)", file=sys.stderr)
     preload(demo)
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
-                                                   share=args.share, auth=auth, **launch_kwargs())
+                                                   share=args.share, auth=auth, prevent_thread_lock=True,
+                                                   **launch_kwargs())
+    if _BUILT[5]:
+        print(f"Classroom mode. Teacher link (keep it to yourself): {demo.local_url.rstrip('/')}/?teacher={_BUILT[5]}",
+              flush=True)
+    demo.block_thread()
     return 0
 
 

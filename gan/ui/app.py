@@ -38,16 +38,19 @@ class AppContext:
     weights_dir: Path | None = None
     runs_dir: Path | None = None
     extras: dict = field(default_factory=dict)
+    max_playgrounds: int = 8            # Playgrounds training at once on this server (python app.py --max-playgrounds)
+    teacher_token: str | None = None    # classroom mode when set: only a browser holding it controls the runs
     tabs: dict = field(default_factory=dict)   # each tab's gr.Tab by id ("interpolate"), e.g. for its .select event
 
 
 def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
                device: str = "auto", catalog: Catalog | None = None, tabs: list[str] | None = None,
-               max_runs: int = 1) -> gr.Blocks:
+               max_runs: int = 1, max_playgrounds: int = 8, teacher_token: str | None = None) -> gr.Blocks:
     """The whole app as a gr.Blocks (not launched). Cheap: no torch import until the first image is asked for."""
     catalog = catalog or Catalog(weights_dir, runs_dir, device=device)
     ctx = AppContext(catalog, device, Path(weights_dir) if weights_dir else None,
-                     Path(runs_dir) if runs_dir else None, extras={"max_runs": max_runs})
+                     Path(runs_dir) if runs_dir else None, extras={"max_runs": max_runs},
+                     max_playgrounds=max_playgrounds, teacher_token=teacher_token)
     with gr.Blocks(title="GANscope", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# GANscope\nSee, train and teach GANs: explore a generator's latent space, walk between "
                     "latents, train a GAN and watch it learn, and play with one on 2-D points.")
