@@ -31,7 +31,7 @@ def measure(loss: str, steps_per_frame: int, seconds: float) -> dict:
         b = time.perf_counter()
         fresh = b - figures_at >= 0.3   # as the Playground tab: mode figures at most every 0.3 s
         figures_at = b if fresh else figures_at
-        pg.snapshot(320, figures=fresh)
+        pg.snapshot(480, figures=fresh, frame=True)   # as the tab draws it: 480 px views, stacked
         c = time.perf_counter()
         frames, t_train, t_draw = frames + 1, t_train + b - a, t_draw + c - b
     wall = time.perf_counter() - t0

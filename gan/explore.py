@@ -18,6 +18,7 @@ import torch
 
 from gan.errors import GanInputError
 from gan.latent import check_seed, check_truncation, interpolation_path, interpolation_weights, seed_to_z
+from gan.viz import SEED_RGB
 
 VIEW_SIZE = 336                    # the large image: 28 px x 12, nearest neighbour
 STRIP_CELL = 84                    # each neighbour: 28 px x 3
@@ -127,7 +128,8 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: int = 4,
                 captions: list[str] | None = None) -> np.ndarray:
-    """Neighbours side by side on white, upscaled, the current one framed in orange. RGB uint8. With captions
+    """Neighbours side by side on white, upscaled, the current one framed (SEED_RGB, the whole 4-px gap wide: a
+    frame, not only a colour, marks it). RGB uint8. With captions
     (one per image), each is written under its tile, so the strip says which offset each tile is (also in a
     downloaded copy, where no page label is around it)."""
     tiles = [upscale_to(im, cell) for im in images]
@@ -137,7 +139,7 @@ def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: in
     for i, t in enumerate(tiles):
         x = pad + i * (w + pad)
         if i == centre:
-            out[pad // 2: pad + h + pad // 2, x - pad // 2: x + w + pad // 2] = (255, 140, 0)
+            out[:pad + h + pad, x - pad: x + w + pad] = SEED_RGB
         out[pad: pad + h, x: x + w] = t[..., None] if t.ndim == 2 else t
     if captions:
         _write_captions(out, captions, top=h + 2 * pad, width=w, pad=pad, highlight=centre)
@@ -145,8 +147,8 @@ def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: in
 
 
 def _write_captions(out: np.ndarray, captions: list[str], top: int, width: int, pad: int, highlight: int) -> None:
-    """Draw each caption centred under its tile (in place); the framed tile's in orange. PIL's built-in font, so
-    nothing is read from the system."""
+    """Draw each caption centred under its tile (in place); the framed tile's in SEED_RGB and underlined. PIL's
+    built-in font, so nothing is read from the system."""
     from PIL import Image, ImageDraw, ImageFont
 
     im = Image.fromarray(out)
@@ -158,7 +160,10 @@ def _write_captions(out: np.ndarray, captions: list[str], top: int, width: int, 
     for i, text in enumerate(captions):
         x0, _, x1, _ = draw.textbbox((0, 0), text, font=font)
         x = pad + i * (width + pad) + (width - (x1 - x0)) // 2
-        draw.text((x, top), text, fill=(200, 90, 0) if i == highlight else (60, 60, 60), font=font)
+        draw.text((x, top), text, fill=SEED_RGB if i == highlight else (60, 60, 60), font=font)
+        if i == highlight:
+            _, _, _, y1 = draw.textbbox((x, top), text, font=font)
+            draw.line((x, y1 + 1, x + (x1 - x0), y1 + 1), fill=SEED_RGB, width=1)
     out[...] = np.asarray(im)
 
 
@@ -228,21 +233,13 @@ def points_backdrop(pipe, dataset: str | None = None, n: int = CLOUD_SIZE) -> Po
     return PointsBackdrop(real, cloud_z, (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]))
 
 
-def _dot(canvas: np.ndarray, p: np.ndarray, bounds, colour, r: int) -> None:
-    x0, x1, y0, y1 = bounds
-    size = canvas.shape[0]
-    px = int(round((p[0] - x0) / (x1 - x0) * (size - 1)))
-    py = int(round((y1 - p[1]) / (y1 - y0) * (size - 1)))
-    if -r <= px < size + r and -r <= py < size + r:
-        canvas[max(0, py - r): max(0, py + r + 1), max(0, px - r): max(0, px + r + 1)] = colour
-
-
 @torch.inference_mode()
 def render_points_view(pipe, z: torch.Tensor, label: int | None, backdrop: PointsBackdrop, truncation=1.0,
                        basis=None, amounts=(), size: int = VIEW_SIZE, step: float = NEIGHBOUR_STEP) -> View:
-    """A 2-D model's view: real points (green), the generated cloud moved by the same truncation and directions
-    (purple), the current seed's point (red) and its neighbours along the most active direction (orange)."""
-    from gan.viz import scatter_array
+    """A 2-D model's view: real points (blue discs), the generated cloud moved by the same truncation and directions
+    (vermillion hollow squares), the current seed's point (a big vermillion disc ringed in black) and its neighbours
+    along the most active direction (black plus signs): shapes tell them apart as well as colours."""
+    from gan.viz import NEIGHBOUR_RGB, draw_markers, marker_size, scatter_array, to_pixels
 
     cfg = pipe.config
     if pipe.device.type == "cpu":
@@ -262,10 +259,11 @@ def render_points_view(pipe, z: torch.Tensor, label: int | None, backdrop: Point
     fake, mine = pts[: cloud.shape[0]], pts[cloud.shape[0]:]
     canvas = scatter_array(backdrop.real, fake, size=size, bounds=backdrop.bounds)
     centre = NEIGHBOUR_OFFSETS.index(0) if mine.shape[0] > 1 else 0
-    for i, p in enumerate(mine):
-        if i != centre:
-            _dot(canvas, p, backdrop.bounds, (255, 140, 0), 3)
-    _dot(canvas, mine[centre], backdrop.bounds, (220, 30, 30), 5)
+    px = to_pixels(mine, backdrop.bounds, size)
+    d = marker_size(size)
+    draw_markers(canvas, np.delete(px, centre, axis=0), NEIGHBOUR_RGB, "plus", 2 * d + 3)
+    draw_markers(canvas, px[centre: centre + 1], (0, 0, 0), "disc", 3 * d + 3)
+    draw_markers(canvas, px[centre: centre + 1], SEED_RGB, "disc", 3 * d - 1)
     score = None
     if pipe.discriminator is not None:
         std = torch.tensor(cfg.point_std, dtype=torch.float32)

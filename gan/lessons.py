@@ -45,10 +45,10 @@ _MNIST_COLLAPSE = TrainConfig(dataset="mnist", arch="dcgan", loss="bce", lr_g=5e
 
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
     Lesson("Mode collapse",
-           "A plain GAN (non-saturating loss) on 25 Gaussians. Watch the purple points: instead of spreading over "
-           "the grid they crowd into one part of it and leave whole rows or columns of modes empty, because G only "
-           "has to fool the current D, not cover the data. G's grid of latents (the manifold view) folds onto the "
-           "crowded part, and the modes-covered curve stays low.",
+           "A plain GAN (non-saturating loss) on 25 Gaussians. Watch the orange squares (G's points): instead of "
+           "spreading over the grid they crowd into one part of it and leave whole rows or columns of modes empty, "
+           "because G only has to fool the current D, not cover the data. G's grid of latents (the manifold view) "
+           "folds onto the crowded part, and the modes-covered curve stays low.",
            steps=1500, playground=_P(dataset="grid25", loss="bce", seed=0)),
     Lesson("Wasserstein + gradient penalty",
            "The same data with a Wasserstein critic, trained 5 times per G step and kept close to 1-Lipschitz by a "

@@ -8,19 +8,25 @@
 
 Views, all in the trainer's standardised space (the space D sees), with fixed bounds taken from the real data so
 the picture does not jump while training:
-  field     D's decision heatmap (green: "real", purple: "fake"), real points, generated points, and arrows for the
-            gradient G receives at its points (-d loss_G / dx: where D pushes each generated point), on one fixed
-            scale for every frame and run (arrow_lengths), with their mean size written in the corner;
+  field     D's decision heatmap (pale blue: "real", darker sand: "fake"), real points (blue discs), generated
+            points (vermillion hollow squares), and arrows for the gradient G receives at its points
+            (-d loss_G / dx: where D pushes each generated point), on one fixed scale for every frame and run
+            (arrow_lengths), with their mean size written in the corner;
   manifold  a grid of noise points carried through G and drawn as a mesh (a line for 1-D noise): how G folds and
             stretches its noise space onto the data;
   curves    losses, and the PacGAN figures (modes covered, high-quality share, reverse KL) when the data has modes,
             with a dashed marker at every live change of a learning rate or of D's steps per G step.
-No matplotlib: a frame (a few steps plus every view) takes a few tens of milliseconds on a laptop CPU.
+compose_frame lays them out for the page: field and manifold side by side, the curves under them at the same total
+width (each view 480 px wide on a 1400 px page, text 14 px, readable on a projector).
+Colours are gan.viz's colour-blind-safe palette (Okabe-Ito), and everything told apart by colour is also told apart
+by shape, line style or lightness. No matplotlib: a frame (a few steps plus every view) takes a few tens of
+milliseconds on a laptop CPU.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -32,6 +38,7 @@ from gan.config import TrainConfig
 from gan.data import Dataset, _points, is_points_dataset, load_dataset
 from gan.errors import GanInputError
 from gan.models import build_discriminator
+from gan.viz import FAKE_RGB, OKABE_ITO, REAL_RGB, draw_markers, marker_size, to_pixels
 
 PLAYGROUND_DATASETS = ("ring8", "grid25", "spiral", "moons")
 N_SHOWN_FAKE = 512        # generated points drawn in the field view (fixed noise, so points move smoothly)
@@ -41,20 +48,26 @@ N_METRIC_SAMPLES = 2500   # as in PacGAN / VEEGAN
 HEAT_RES = 48             # D is evaluated on a HEAT_RES x HEAT_RES grid, then smoothly upscaled
 MAX_HISTORY = 4000        # points kept per curve (older ones are thinned)
 
-REAL_RGB = (20, 120, 60)
-FAKE_RGB = (110, 40, 190)
 ARROW_RGB = (40, 40, 40)
 MARKER_RGB = (150, 150, 150)
+MANIFOLD_REAL_RGB = (110, 165, 205)    # the real points behind G's mesh: a pale REAL_RGB, so the mesh stands out
 # Arrow lengths: one fixed logarithmic scale, the same in every frame and run, so a gradient that vanishes draws a
 # vanishing arrow. Measured on the lessons: healthy runs give G's points gradients of 0.01 to 10 (hinge with spectral
 # norm ~0.05, WGAN-GP ~2), the too-strong D below 1e-4 within ten steps. A log scale keeps all of the healthy ones
 # visible; a gradient of ARROW_MIN_GRAD or less draws no arrow at all, ARROW_MAX_GRAD or more the longest one.
 ARROW_MIN_GRAD, ARROW_MAX_GRAD = 1e-4, 10.0
 ARROW_MAX_LEN = 0.08      # of the view's size
-HEAT_REAL = np.array([196, 235, 204], np.float32)   # D says "real"
-HEAT_FAKE = np.array([222, 204, 240], np.float32)   # D says "fake"
-CURVE_COLOURS = {"loss_d": (40, 100, 200), "loss_g": (220, 110, 20), "modes": (20, 140, 60),
-                 "high_quality": (150, 60, 190), "reverse_kl": (200, 40, 60)}
+# D's heatmap: its two ends differ in lightness (CIE L* 93 against 78, the same under deuteranopia), not only in hue.
+HEAT_REAL = np.array([222, 237, 250], np.float32)   # D says "real": pale blue, like the real points
+HEAT_FAKE = np.array([220, 186, 154], np.float32)   # D says "fake": darker sand, like the generated points
+# Curves: (colour, line style, legend name). Each panel's series differ in line style and lightness as well as hue.
+CURVE_STYLES = {"loss_d": (OKABE_ITO["blue"], "solid", "D"), "loss_g": (OKABE_ITO["orange"], "dashed", "G"),
+                "modes": (OKABE_ITO["blue"], "solid", "modes"),
+                "high_quality": (OKABE_ITO["orange"], "dashed", "high q."),
+                "reverse_kl": (OKABE_ITO["vermillion"], "dotted", "rev. KL")}
+FONT_PX = 14              # every text in the views: readable from the back of a room
+PLOT_LEFT, PLOT_RIGHT = 44, 8     # a curve panel's plot area starts PLOT_LEFT px in and ends PLOT_RIGHT px short
+FRAME_GAP = 8             # white pixels between the views in compose_frame
 LIVE_LABELS = {"lr_g": "lr G", "lr_d": "lr D", "n_critic": "D steps per G step"}   # as the page labels them
 
 
@@ -319,8 +332,10 @@ class Playground:
             v = ((s - lo) / (hi - lo).clamp_min(1e-6)).clamp(0, 1)
         return v.view(HEAT_RES, HEAT_RES).numpy()
 
-    def render(self, size: int = 360, views: tuple[str, ...] = ("field", "manifold", "curves")) -> dict:
-        """The views as uint8 RGB arrays (size x size; the curves view is size wide)."""
+    def render(self, size: int = 360, views: tuple[str, ...] = ("field", "manifold", "curves"),
+               curves_width: int | None = None) -> dict:
+        """The views as uint8 RGB arrays: field and manifold size x size, the curves curves_width (default: size)
+        wide and 2/3 of size high."""
         with self.lock:
             out = {}
             if "field" in views:
@@ -328,7 +343,7 @@ class Playground:
             if "manifold" in views:
                 out["manifold"] = self.render_manifold(size)
             if "curves" in views:
-                out["curves"] = self.render_curves(size, size * 2 // 3)
+                out["curves"] = self.render_curves(curves_width or size, size * 2 // 3)
             return out
 
     def render_field(self, size: int = 360, arrows: bool = True) -> np.ndarray:
@@ -339,11 +354,12 @@ class Playground:
             rgb = HEAT_FAKE + (HEAT_REAL - HEAT_FAKE) * heat[..., None]
             img = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.BILINEAR)
             canvas = np.array(img)
-            _dots(canvas, self._to_pixels(self.real_shown, size), REAL_RGB, 2)
+            dot = marker_size(size)
+            draw_markers(canvas, self._to_pixels(self.real_shown, size), REAL_RGB, "disc", dot)
             with torch.no_grad():
                 fake_t = self.trainer.G(self.fixed_z)
             fake_px = self._to_pixels(fake_t.numpy(), size)
-            _dots(canvas, fake_px, FAKE_RGB, 3)
+            draw_markers(canvas, fake_px, FAKE_RGB, "square", dot + 2)
             img = Image.fromarray(canvas)
             if arrows:
                 g = self._g_gradients(fake_t[:N_ARROWS])
@@ -353,11 +369,12 @@ class Playground:
                 start = fake_px[:N_ARROWS]
                 unit = np.stack([g[:, 0], -g[:, 1]], 1) / np.maximum(norms, 1e-30)[:, None]  # image y points down
                 end = start + unit * arrow_lengths(norms, size)[:, None]
+                width, head = (2, size / 70) if size >= 400 else (1, 4.0)
                 for (ax, ay), (bx, by) in zip(start.tolist(), end.tolist()):
                     if (ax, ay) != (bx, by):
-                        draw.line((ax, ay, bx, by), fill=ARROW_RGB, width=1)
-                        _arrow_head(draw, ax, ay, bx, by)
-                _label(draw, (4, size - 18), f"arrows (log scale): mean gradient {_short(self.g_grad)}")
+                        draw.line((ax, ay, bx, by), fill=ARROW_RGB, width=width)
+                        _arrow_head(draw, ax, ay, bx, by, head, width)
+                _label(draw, (4, size - FONT_PX - 10), f"arrows (log scale): mean gradient {_short(self.g_grad)}")
             return np.asarray(img)
 
     def render_manifold(self, size: int = 360) -> np.ndarray:
@@ -365,31 +382,35 @@ class Playground:
 
         with self.lock:
             canvas = np.full((size, size, 3), 250, np.uint8)
-            _dots(canvas, self._to_pixels(self.real_shown, size), (150, 205, 165), 2)
+            draw_markers(canvas, self._to_pixels(self.real_shown, size), MANIFOLD_REAL_RGB, "disc", marker_size(size))
             with torch.no_grad():
                 pts = self._to_pixels(self.trainer.G(self.manifold_z).numpy(), size)
             img = Image.fromarray(canvas)
             draw = ImageDraw.Draw(img)
             pts = np.clip(pts, -size, 2 * size)
+            width = 1   # the mesh's 21 x 21 lines: thicker ones hid the real points behind them
             if len(self.manifold_shape) == 1:
-                draw.line([tuple(p) for p in pts.tolist()], fill=FAKE_RGB, width=2)
+                draw.line([tuple(p) for p in pts.tolist()], fill=FAKE_RGB, width=3 if size >= 400 else 2)
             else:
                 n = self.manifold_shape[0]
                 grid = pts.reshape(n, n, 2)
                 for i in range(n):
-                    draw.line([tuple(p) for p in grid[i].tolist()], fill=FAKE_RGB, width=1)
-                    draw.line([tuple(p) for p in grid[:, i].tolist()], fill=FAKE_RGB, width=1)
+                    draw.line([tuple(p) for p in grid[i].tolist()], fill=FAKE_RGB, width=width)
+                    draw.line([tuple(p) for p in grid[:, i].tolist()], fill=FAKE_RGB, width=width)
             return np.asarray(img)
 
     def render_curves(self, width: int = 360, height: int = 240) -> np.ndarray:
-        """Top: D's and G's losses. Bottom: modes covered (share of all modes), high-quality share, reverse KL."""
+        """D's and G's losses, and modes covered (share of all modes), high-quality share, reverse KL: one panel
+        above the other, or side by side when the view is at least twice as wide as high."""
         from PIL import Image, ImageDraw
 
         with self.lock:
             self._materialise()
             img = Image.new("RGB", (width, height), (255, 255, 255))
             draw = ImageDraw.Draw(img)
-            half = height // 2
+            wide = width >= 2 * height
+            first = (0, 0, width // 2, height) if wide else (0, 0, width, height // 2)
+            second = (width // 2, 0, width, height) if wide else (0, height // 2, width, height)
             series = {}
             for key in ("loss_d", "loss_g"):
                 pts = [(h["step"], h[key]) for h in self.history if key in h and math.isfinite(h[key])]
@@ -401,7 +422,7 @@ class Playground:
                 last = self.changes[-1]
                 title += "   " + ", ".join(f"{LIVE_LABELS.get(k, k)} {v:g}" for k, v in last.items()
                                            if k != "step") + f" from step {last['step']}"
-            _panel(draw, (0, 0, width, half), series, title, markers=marks)
+            _panel(draw, first, series, title, markers=marks)
             if self.has_modes:
                 n_modes = len(self.trainer.data.modes)
                 fh = self.figure_history
@@ -414,22 +435,22 @@ class Playground:
                                                              for f in fh]], 1)
                 label = (f"modes {fh[-1]['modes_covered']}/{n_modes}  hq {fh[-1]['high_quality']:.0%}  "
                          f"rKL {fh[-1]['reverse_kl']:.2f}") if fh else "modes covered"
-                _panel(draw, (0, half, width, height), series, label, y_range=(0.0, 1.0), markers=marks)
+                _panel(draw, second, series, label, y_range=(0.0, 1.0), markers=marks)
             else:
-                draw.text((8, half + 8), "modes covered, high quality, reverse KL:", fill=(90, 90, 90))
-                draw.text((8, half + 22), "only for data with known modes (ring8, grid25)", fill=(90, 90, 90))
+                x, y = second[0] + 8, second[1] + 8
+                draw.text((x, y), "modes covered, high quality, reverse KL:", fill=(90, 90, 90), font=_font())
+                draw.text((x, y + FONT_PX + 4), "only for data with known modes (ring8, grid25)", fill=(90, 90, 90),
+                          font=_font())
             return np.asarray(img)
 
     def _to_pixels(self, pts: np.ndarray, size: int) -> np.ndarray:
-        x0, x1, y0, y1 = self.bounds
-        px = (pts[:, 0] - x0) / (x1 - x0) * (size - 1)
-        py = (y1 - pts[:, 1]) / (y1 - y0) * (size - 1)
-        return np.stack([px, py], 1)
+        return to_pixels(pts, self.bounds, size)
 
     # ------------------------------------------------------------------------------------ snapshot
-    def snapshot(self, size: int = 360, figures: bool = True) -> dict:
+    def snapshot(self, size: int = 360, figures: bool = True, frame: bool = False) -> dict:
         """Everything a viewer shows: the views, the figures and a status line. figures=False reuses the last
-        mode figures (they cost as much as a view: a live viewer refreshes them a few times a second only)."""
+        mode figures (they cost as much as a view: a live viewer refreshes them a few times a second only).
+        frame=True adds "frame": the views laid out for the page by compose_frame (curves drawn at its width)."""
         with self.lock:
             if figures or not self.figure_history:
                 f = self.record_figures()
@@ -438,10 +459,13 @@ class Playground:
                 f = {**self.figure_history[-1], "step": self.g_steps, "d_steps": self.d_steps}
                 for h in self.history[-4:]:
                     f.update({k: v for k, v in h.items() if k != "step"})
-            views = self.render(size)
+            views = self.render(size, curves_width=2 * size + FRAME_GAP if frame else None)
             if self.g_grad is not None and "field" in views:
                 f["g_grad"] = self.g_grad
-            return {"views": views, "figures": f, "status": self.status_line(f)}
+            out = {"views": views, "figures": f, "status": self.status_line(f)}
+            if frame:
+                out["frame"] = compose_frame(views)
+            return out
 
     def status_line(self, f: dict | None = None) -> str:
         f = f or self.figures()
@@ -479,17 +503,17 @@ def _manifold_noise(z_dim: int, z_dist: str, n: int = 21) -> tuple[torch.Tensor,
     return z, (n, n)
 
 
-def _dots(canvas: np.ndarray, px: np.ndarray, colour, size: int) -> None:
-    """Square dots of size x size pixels, drawn with numpy indexing (thousands per millisecond)."""
-    h, w = canvas.shape[:2]
-    x = np.round(px[:, 0]).astype(np.int64)
-    y = np.round(px[:, 1]).astype(np.int64)
-    keep = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    x, y = x[keep], y[keep]
-    off = size // 2
-    for dx in range(size):
-        for dy in range(size):
-            canvas[np.clip(y + dy - off, 0, h - 1), np.clip(x + dx - off, 0, w - 1)] = colour
+def compose_frame(views: dict, gap: int = FRAME_GAP) -> np.ndarray:
+    """The page's picture: field and manifold side by side, the curves under them. Two views a row, not three: on a
+    1400 px page three side by side get about 400 px each, too small for the back of a room; stacked, each is as
+    wide as the views are drawn (480 px at the Playground tab's size). Curves narrower than the row are centred."""
+    field, manifold, curves = views["field"], views["manifold"], views["curves"]
+    top = np.concatenate([field, np.full((field.shape[0], gap, 3), 255, np.uint8), manifold], axis=1)
+    w = top.shape[1]
+    bottom = np.full((curves.shape[0], w, 3), 255, np.uint8)
+    x = max(0, (w - curves.shape[1]) // 2)
+    bottom[:, x: x + curves.shape[1]] = curves[:, :w]
+    return np.concatenate([top, np.full((gap, w, 3), 255, np.uint8), bottom], axis=0)
 
 
 def arrow_lengths(norms: np.ndarray, size: int) -> np.ndarray:
@@ -501,31 +525,46 @@ def arrow_lengths(norms: np.ndarray, size: int) -> np.ndarray:
     return np.clip(share, 0.0, 1.0) * ARROW_MAX_LEN * size
 
 
+@functools.lru_cache(maxsize=4)
+def _font(size: int = FONT_PX):
+    """PIL's own scalable font (nothing read from the system), or its small bitmap font without FreeType."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):
+        return ImageFont.load_default()
+
+
 def _label(draw, xy, text: str) -> None:
     """Text on a pale box, readable on any heatmap colour."""
     x, y = xy
-    box = draw.textbbox((x + 3, y + 2), text)
-    draw.rectangle((x, y, box[2] + 3, box[3] + 2), fill=(255, 255, 255))
-    draw.text((x + 3, y + 2), text, fill=(60, 60, 60))
+    box = draw.textbbox((x + 4, y + 3), text, font=_font())
+    draw.rectangle((x, y, box[2] + 4, box[3] + 4), fill=(255, 255, 255))
+    draw.text((x + 4, y + 3), text, fill=(20, 20, 20), font=_font())   # not ARROW_RGB: tests count arrow pixels
 
 
-def _arrow_head(draw, ax, ay, bx, by, length: float = 4.0) -> None:
+def _arrow_head(draw, ax, ay, bx, by, length: float = 4.0, width: int = 1) -> None:
     dx, dy = bx - ax, by - ay
     n = math.hypot(dx, dy)
     if n < 3:
         return
     ux, uy = dx / n, dy / n
     for sx, sy in ((-uy, ux), (uy, -ux)):
-        draw.line((bx, by, bx - length * (ux - 0.6 * sx), by - length * (uy - 0.6 * sy)), fill=ARROW_RGB, width=1)
+        draw.line((bx, by, bx - length * (ux - 0.6 * sx), by - length * (uy - 0.6 * sy)), fill=ARROW_RGB,
+                  width=width)
 
 
 def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None, markers=()) -> None:
-    """One plot: the series (step, value) as lines, and a dashed grey line at each step in `markers` (live
-    changes, as the Train tab's loss plot marks them)."""
+    """One plot: the series (step, value) as lines in their CURVE_STYLES (colour and solid / dashed / dotted), a
+    legend that shows each line's style, and a dashed grey line at each step in `markers` (live changes, as the
+    Train tab's loss plot marks them)."""
+    font = _font()
     x0, y0, x1, y1 = box
-    left, right, top, bottom = x0 + 34, x1 - 6, y0 + 16, y1 - 14
+    row = FONT_PX + 4
+    left, right, top, bottom = x0 + PLOT_LEFT, x1 - PLOT_RIGHT, y0 + row + 2, y1 - row - 2
     draw.rectangle((left, top, right, bottom), outline=(200, 200, 200))
-    draw.text((x0 + 6, y0 + 2), title, fill=(60, 60, 60))
+    draw.text((x0 + 6, y0 + 1), title, fill=(40, 40, 40), font=font)
     if not series:
         return
     all_steps = np.concatenate([s[:, 0] for s in series.values()])
@@ -537,29 +576,59 @@ def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None, ma
             v_lo, v_hi = v_lo - 0.5, v_hi + 0.5
     else:
         v_lo, v_hi = y_range
-    draw.text((x0 + 2, top - 2), _short(v_hi), fill=(110, 110, 110))
-    draw.text((x0 + 2, bottom - 10), _short(v_lo), fill=(110, 110, 110))
-    draw.text((right - 60, bottom + 2), f"step {int(s_hi)}", fill=(110, 110, 110))
+    grey = (90, 90, 90)
+    draw.text((x0 + 2, top), _short(v_hi), fill=grey, font=font)
+    draw.text((x0 + 2, bottom - FONT_PX - 2), _short(v_lo), fill=grey, font=font)
     for step in markers:
         if s_lo <= step <= s_hi:
             mx = round(left + (step - s_lo) / (s_hi - s_lo) * (right - left))
             for y in range(top + 1, bottom, 6):
                 draw.line((mx, y, mx, min(y + 3, bottom - 1)), fill=MARKER_RGB, width=1)
-    legend_x = left + 4
+    legend_x = left
     for key, s in series.items():
-        colour = CURVE_COLOURS.get(key, (0, 0, 0))
+        colour, style, name = CURVE_STYLES.get(key, ((0, 0, 0), "solid", key))
         if len(s) > 2 * (right - left):  # at most two points per pixel column
             s = s[np.linspace(0, len(s) - 1, 2 * (right - left)).astype(int)]
         px = left + (s[:, 0] - s_lo) / (s_hi - s_lo) * (right - left)
         py = bottom - (np.clip(s[:, 1], v_lo, v_hi) - v_lo) / (v_hi - v_lo) * (bottom - top)
         if len(s) == 1:
-            draw.ellipse((px[0] - 2, py[0] - 2, px[0] + 2, py[0] + 2), fill=colour)
+            draw.ellipse((px[0] - 3, py[0] - 3, px[0] + 3, py[0] + 3), fill=colour)
         else:
-            draw.line(list(zip(px.tolist(), py.tolist())), fill=colour, width=2)
-        name = {"loss_d": "D", "loss_g": "G", "modes": "modes", "high_quality": "high q.",
-                "reverse_kl": "rev. KL"}.get(key, key)
-        draw.text((legend_x, top + 2), name, fill=colour)
-        legend_x += 8 * len(name) + 10
+            _styled_line(draw, px, py, colour, style, phase_from=left)
+        ly = bottom + 3 + FONT_PX // 2 + 1   # the legend: a sample of each line, then its name, under the plot
+        _styled_line(draw, np.array([legend_x, legend_x + 26.0]), np.array([ly, ly], float), colour, style,
+                     phase_from=legend_x)
+        draw.text((legend_x + 30, bottom + 3), name, fill=(40, 40, 40), font=font)
+        legend_x += 30 + draw.textlength(name, font=font) + 14
+    step_text = f"step {int(s_hi)}"
+    step_x = right - draw.textlength(step_text, font=font)
+    if step_x > legend_x - 10:   # a narrow panel keeps its legend, not the last step
+        draw.text((step_x, bottom + 3), step_text, fill=grey, font=font)
+
+
+LINE_DASHES = {"solid": None, "dashed": (10, 5), "dotted": (4, 3)}   # (on, off) pixels along x
+
+
+def _styled_line(draw, px: np.ndarray, py: np.ndarray, colour, style: str, phase_from: float = 0.0) -> None:
+    """A polyline 2 px wide, solid, dashed or dotted: the dashes follow x (a loss curve that zigzags between two
+    points a pixel apart stays one dash), so a few dozen draw calls draw a whole curve."""
+    dash = LINE_DASHES[style]
+    if dash is None:
+        draw.line(list(zip(px.tolist(), py.tolist())), fill=colour, width=2)
+        return
+    on, off = dash
+    cols = np.arange(math.ceil(px[0]), math.floor(px[-1]) + 1, dtype=np.float64)   # one point per pixel column too,
+    x = np.concatenate([px, cols])                                                # so sparse points still dash
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], np.concatenate([py, np.interp(cols, px, py)])[order]
+    lit = (x - phase_from) % (on + off) < on
+    edges = np.flatnonzero(np.diff(lit.astype(np.int8))) + 1
+    for run_x, run_y, run_lit in zip(np.split(x, edges), np.split(y, edges), np.split(lit, edges)):
+        if run_lit[0]:
+            if len(run_x) == 1:
+                draw.point((float(run_x[0]), float(run_y[0])), fill=colour)
+            else:
+                draw.line(list(zip(run_x.tolist(), run_y.tolist())), fill=colour, width=2)
 
 
 def _short(v: float) -> str:

@@ -37,26 +37,76 @@ def upscale(image: np.ndarray, size: int) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
+# Colours that colour-blind viewers can tell apart: Okabe & Ito's palette ("Color Universal Design", 2008), as RGB.
+# Every pair that must be told apart also differs in shape (or line style) and in lightness, never in hue alone:
+# the old green-for-real / purple-for-fake and red-against-green curves looked the same under deuteranopia.
+OKABE_ITO = {"black": (0, 0, 0), "orange": (230, 159, 0), "sky_blue": (86, 180, 233), "bluish_green": (0, 158, 115),
+             "yellow": (240, 228, 66), "blue": (0, 114, 178), "vermillion": (213, 94, 0),
+             "reddish_purple": (204, 121, 167)}
+REAL_RGB = OKABE_ITO["blue"]              # real data: filled discs
+FAKE_RGB = OKABE_ITO["vermillion"]        # generated points: hollow squares (blue / olive under deuteranopia)
+SEED_RGB = OKABE_ITO["vermillion"]        # the seed's own point (a big disc ringed in black) and its strip frame
+NEIGHBOUR_RGB = OKABE_ITO["black"]        # its neighbours along a direction: plus signs
+
+
+def marker_mask(shape: str, size: int) -> np.ndarray:
+    """A size x size boolean stamp: "disc" (filled), "square" (hollow: a 2-px edge from 6 px on) or "plus"
+    (3 px thick from 9 px on; give it an odd size so it is symmetric)."""
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[:size, :size]
+    if shape == "disc":
+        return np.hypot(yy - c, xx - c) <= size / 2
+    if shape == "square":
+        edge = 2 if size >= 6 else 1
+        return ~((yy >= edge) & (yy < size - edge) & (xx >= edge) & (xx < size - edge))
+    if shape == "plus":
+        w = 3 if size >= 9 else 1
+        lo = (size - w) // 2
+        return ((yy >= lo) & (yy < lo + w)) | ((xx >= lo) & (xx < lo + w))
+    raise ValueError(f"unknown marker {shape!r}")
+
+
+def draw_markers(canvas: np.ndarray, px: np.ndarray, colour, shape: str = "disc", size: int = 5) -> None:
+    """Stamp a marker at each (x, y) pixel position, in place, with numpy indexing (thousands per millisecond).
+    Markers partly outside the canvas are cut at its edge."""
+    if len(px) == 0:
+        return
+    h, w = canvas.shape[:2]
+    oy, ox = np.nonzero(marker_mask(shape, size))
+    off = (size - 1) // 2
+    x = np.round(np.asarray(px)[:, 0]).astype(np.int64)[:, None] + (ox - off)[None, :]
+    y = np.round(np.asarray(px)[:, 1]).astype(np.int64)[:, None] + (oy - off)[None, :]
+    keep = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    canvas[y[keep], x[keep]] = colour
+
+
+def marker_size(canvas_size: int) -> int:
+    """Real points' disc diameter for a view of this size (5 px at 480 px); generated squares are 2 px larger."""
+    return max(3, round(canvas_size / 96))
+
+
+def to_pixels(points: np.ndarray, bounds: tuple[float, float, float, float], size: int) -> np.ndarray:
+    """Data coordinates -> (x, y) pixels of a size x size view (y up in the data, down in the image)."""
+    x0, x1, y0, y1 = bounds
+    px = (points[:, 0] - x0) / (x1 - x0) * (size - 1)
+    py = (y1 - points[:, 1]) / (y1 - y0) * (size - 1)
+    return np.stack([px, py], 1)
+
+
 def scatter_array(real: np.ndarray | None, fake: np.ndarray, size: int = 360,
                   bounds: tuple[float, float, float, float] | None = None) -> np.ndarray:
-    """Real points (green) and generated points (purple) on a white canvas, drawn with numpy: fast enough to redraw
-    ten times a second."""
+    """Real points (blue discs) and generated points (vermillion hollow squares) on a white canvas, drawn with
+    numpy: fast enough to redraw ten times a second, and readable without telling colours apart."""
     pts = fake if real is None else np.concatenate([real, fake])
     if bounds is None:
         lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
         pad = 0.1 * np.maximum(hi - lo, 1e-3)
         bounds = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
     canvas = np.full((size, size, 3), 255, np.uint8)
-    for points, colour in ((real, (60, 170, 90)), (fake, (120, 60, 200))):
-        if points is None or len(points) == 0:
-            continue
-        x0, x1, y0, y1 = bounds
-        px = ((points[:, 0] - x0) / (x1 - x0) * (size - 1)).round().astype(int)
-        py = ((y1 - points[:, 1]) / (y1 - y0) * (size - 1)).round().astype(int)
-        keep = (px >= 0) & (px < size) & (py >= 0) & (py < size)
-        for dx in (0, 1):
-            for dy in (0, 1):
-                canvas[np.clip(py[keep] + dy, 0, size - 1), np.clip(px[keep] + dx, 0, size - 1)] = colour
+    d = marker_size(size)
+    for points, colour, shape, s in ((real, REAL_RGB, "disc", d), (fake, FAKE_RGB, "square", d + 2)):
+        if points is not None and len(points):
+            draw_markers(canvas, to_pixels(np.asarray(points), bounds, size), colour, shape, s)
     return canvas
 
 

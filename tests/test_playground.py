@@ -62,10 +62,11 @@ def test_views_for_each_noise_setting(z_dim, z_dist):
     assert v["field"].shape == (200, 200, 3) and v["field"].dtype == np.uint8
     assert v["manifold"].shape == (200, 200, 3)
     assert v["curves"].shape[1] == 200
-    # the manifold draws G's purple lines, the field its points and D's two-colour heatmap
-    purple = np.array([110, 40, 190])
-    assert (np.abs(v["manifold"].astype(int) - purple).sum(-1) < 10).sum() > 5
-    assert (np.abs(v["field"].astype(int) - purple).sum(-1) < 10).sum() > 4
+    # the manifold draws G's lines in the generated points' colour, the field its points and D's two-colour heatmap
+    from gan.viz import FAKE_RGB
+    fake = np.array(FAKE_RGB)
+    assert (np.abs(v["manifold"].astype(int) - fake).sum(-1) < 10).sum() > 5
+    assert (np.abs(v["field"].astype(int) - fake).sum(-1) < 10).sum() > 4
     assert "step 2" in snap["status"]
 
 
@@ -163,7 +164,7 @@ def test_the_vanishing_gradients_lesson_shows_its_arrows_vanish():
 
 
 def test_a_live_change_draws_a_marker_on_both_curve_panels():
-    from gan.playground import MARKER_RGB
+    from gan.playground import MARKER_RGB, PLOT_LEFT, PLOT_RIGHT
 
     pg = Playground(PlaygroundConfig(dataset="ring8", **SMALL))
     for _ in range(4):
@@ -178,10 +179,124 @@ def test_a_live_change_draws_a_marker_on_both_curve_panels():
         pg.record_figures()
     curves = pg.render_curves(width, 200)
     grey = (curves == np.array(MARKER_RGB, np.uint8)).all(-1)          # (H, W)
-    # plots span x = 34 .. width - 6; losses from step 1 to 40, the figures from step 5 to 40
+    # plots span x = PLOT_LEFT .. width - PLOT_RIGHT; losses from step 1 to 40, the figures from step 5 to 40
     for rows, first in ((slice(0, 100), 1), (slice(100, 200), 5)):
-        x = round(34 + (20 - first) / (40 - first) * (width - 6 - 34))
+        x = round(PLOT_LEFT + (20 - first) / (40 - first) * (width - PLOT_RIGHT - PLOT_LEFT))
         assert grey[rows, x - 1:x + 2].any(1).sum() > 20                  # a dashed line at step 20
         assert not (plain[rows] == np.array(MARKER_RGB, np.uint8)).all(-1)[:, x - 1:x + 2].any(1).sum() > 5
     pg.reset()
     assert pg.changes == []
+
+
+# ------------------------------------------------------------------------------------------ every visitor's own
+def _until(predicate, timeout=30.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.02)
+
+
+class _Clock:
+    """A clock the test moves: an hour passes in no time."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_playgrounds_limit_self_pause_and_drop():
+    """At most max_playing train at once (one more gets the message; a step by hand is allowed); an unpolled
+    playing session pauses itself after 60 s, freeing its place; 30 idle minutes drop a session and its thread.
+    No thread exists before the first Play."""
+    import threading
+
+    from gan.playgrounds import Playgrounds, PlaygroundsBusy
+
+    clock = _Clock()
+    reg = Playgrounds(max_playing=1, clock=clock)
+    threads = threading.active_count()
+    a, b = reg.session("a"), reg.session("b")
+    assert reg.session("a") is a and len(reg) == 2 and threading.active_count() == threads
+    try:
+        reg.play("a")
+        _until(lambda: a.pg.step > 0)
+        with pytest.raises(PlaygroundsBusy, match="1 playground is playing on this server; press Play again"):
+            reg.play("b")
+        assert not b.playing and "press Play again" in b.status()["message"]
+        b.single("both")                                  # by hand: always allowed
+        assert b.pg.step == 1 and reg.playing() == 1
+
+        clock.t += 61                                     # no page has polled "a" for a minute
+        _until(lambda: a.parked and not a.playing)
+        assert "no page looked at this Playground" in a.notice
+        reg.play("b")                                     # its place is free
+        assert b.playing and b.status()["message"] == ""
+        b.pause()
+        assert b.parked
+
+        thread = a._thread
+        clock.t += 31 * 60                                # half an hour: both are dropped
+        fresh = reg.session("c")
+        assert reg.keys() == ["c"] and fresh.pg.step == 0
+        _until(lambda: not thread.is_alive())
+        assert reg.session("a").pg.step == 0              # a dropped visitor comes back to a fresh Playground
+    finally:
+        reg.close()
+
+
+def test_many_visitors_press_play_at_once():
+    """30 visitors press Play together with room for 3: exactly 3 play, the others get the message, nothing else
+    fails, and every visitor still answers."""
+    import threading
+
+    from gan.playgrounds import Playgrounds, PlaygroundsBusy
+
+    reg = Playgrounds(max_playing=3)
+    results, start = {}, threading.Barrier(30)
+
+    def visitor(i):
+        start.wait()
+        try:
+            reg.play(f"v{i}")
+            results[i] = "playing"
+        except PlaygroundsBusy as e:
+            results[i] = str(e)
+        except Exception as e:  # noqa: BLE001 - the test reports any other failure
+            results[i] = f"failed: {e!r}"
+
+    workers = [threading.Thread(target=visitor, args=(i,)) for i in range(30)]
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert sorted(results) == list(range(30))
+        assert list(results.values()).count("playing") == 3 and reg.playing() == 3
+        assert {v for v in results.values() if v != "playing"} == {
+            "3 playgrounds are playing on this server; press Play again in a moment"}
+        assert all(reg.session(f"v{i}", create=False).status()["step"] >= 0 for i in range(30))
+    finally:
+        reg.close()
+
+
+def test_visitor_ids_and_bound_pages():
+    """A browser keeps an id the server issued; one in another form gets a new id, one of ours in form that the
+    server never issued (or dropped) is simply a visitor with a fresh Playground. A page bound to an id acts on
+    that visitor's Playground; an unbound session (an API client) is a visitor of its own."""
+    from gan.playgrounds import Playgrounds
+
+    reg = Playgrounds()
+    new = reg.issue(None)
+    assert len(new) == 32 and reg.issue(new) == new and reg.issue("0" * 32) == "0" * 32
+    for bad in ("", "x" * 32, "A" * 32, 42, ["a"], "0" * 10_000):
+        assert reg.issue(bad) != bad and len(reg.issue(bad)) == 32
+    assert reg.bind("page-1", new) == new and reg.bind("page-2", new) == new   # a reload, a second tab
+    assert reg.visitor_for("page-1") == reg.visitor_for("page-2") == "v:" + new
+    assert reg.visitor_for("client-1") != reg.visitor_for("client-2")
+    assert not reg.is_browser(reg.visitor_for("client-1")) and reg.is_browser("v:" + new)
+    assert len(reg) == 0                                  # binding creates nothing: the first call does
+    reg.close()

@@ -21,12 +21,43 @@ from gan.catalog import Catalog
 
 TABS = ["gan.ui.explore", "gan.ui.interpolate", "gan.ui.train_tab", "gan.ui.playground"]
 
-# Rules every tab shares: crisp pixels wherever the browser scales an image, and the message colour.
+# Rules every tab shares: crisp pixels wherever the browser scales an image, the message colour, pictures big enough
+# for the back of a room on a projector (the Explore image 560 px high: a 28 px digit at 20 screen px a pixel; the
+# Train tab's sample grid 480 px under its label, scaled up to its box: Gradio's own rule only ever scales an image
+# down), and a keyboard focus ring that shows on every control (Okabe-Ito blue).
 BASE_CSS = """
 #generated img, #neighbours img, #interp-animation img, #interp-strip img, #train-grid img { image-rendering: pixelated; }
-#generated img { max-height: 420px; object-fit: contain; }
+#generated { height: 562px !important; }
+#generated img { max-height: 100%; object-fit: contain; }
+#train-grid { height: 514px !important; }
+#train-grid img { padding-top: 32px; box-sizing: border-box; }
+#train-grid img, #train-travel-grid img, #train-travel-one img { object-fit: contain; }
 #explore-message p, #interp-message p { color: #b45309; font-weight: 600; }
+.gradio-container button:focus-visible, .gradio-container input:focus-visible,
+.gradio-container textarea:focus-visible, .gradio-container [tabindex]:focus-visible {
+  outline: 3px solid #0072B2 !important; outline-offset: 2px; }
 """
+# What each main picture shows, said to screen readers (gr.Image's alt_text), by elem_id. Any other image without
+# alt text of its own is described by its label; a tab that sets alt_text itself keeps it.
+IMAGE_ALT = {
+    "generated": "The generated image for the chosen model, seed, truncation, class and directions (for a 2-D model: "
+                 "its real points as blue discs, generated points as orange squares, this seed as a big ringed disc "
+                 "and its neighbours as plus signs)",
+    "neighbours": "A strip of generated images one step apart along the direction moved most, each captioned with "
+                  "its value; the framed, underlined one is the image above",
+    "pg-view": "The Playground. Top left: D's opinion of the plane, pale blue where it says real and darker sand "
+               "where it says fake, the real points as blue discs, G's points as orange hollow squares, and arrows "
+               "where D pushes G's points. Top right: G's noise grid carried through G, over the real points. "
+               "Below: the losses of D (solid line) and G (dashed), and modes covered (solid), high-quality share "
+               "(dashed) and reverse KL (dotted) against the step",
+    "train-grid": "Samples from the run's fixed noise, drawn by its EMA generator at the latest step (for 2-D data: "
+                  "real points as blue discs, generated points as orange squares)",
+    "train-travel-grid": "Samples from the run's fixed noise at the checkpoint picked on the Step slider",
+    "train-travel-one": "The followed seed's image at the checkpoint picked on the Step slider",
+    "train-travel-animation": "An animation of the run's fixed-noise samples through its checkpoints",
+    "interp-animation": "An animation walking between the keyframes' images",
+    "interp-strip": "The interpolation's frames side by side, from the first keyframe to the last",
+}
 
 
 @dataclass
@@ -64,8 +95,17 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
         demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
                   api_visibility="private")
     guard_numbers(demo)
+    describe_images(demo)
     demo.ganscope = ctx  # for tests and for tabs added later
     return demo
+
+
+def describe_images(demo: gr.Blocks) -> None:
+    """Give every gr.Image alt text that says what it shows (IMAGE_ALT, else its label), so a screen reader reads
+    more than "image". Gradio 6 has the prop (alt_text) and sends it with the page config, built at launch."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Image) and not getattr(block, "alt_text", None):
+            block.alt_text = IMAGE_ALT.get(block.elem_id or "") or block.label or "an image"
 
 
 def guard_numbers(demo: gr.Blocks) -> None:

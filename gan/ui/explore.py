@@ -339,7 +339,7 @@ class Widgets:
 
         text = score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe))
         if v.active >= 0:
-            where = "orange dots" if pipe.is_points else "the strip below, each tile captioned with its value"
+            where = "black plus signs" if pipe.is_points else "the strip below, each tile captioned with its value"
             text += f"  \nNeighbours: {where}, 1 step apart along direction {v.active + 1}."
         out = {self.image: v.image, self.message: "", self.score: text}
         if not with_strip:
