@@ -1,6 +1,7 @@
 """The Playground tab in a real browser: reset to "Mode collapse", press Play, watch the step counter and the picture
 move, Pause, and the counter stops; a dropdown opened and closed changes nothing; the two resets; drawing your own
-points. Its own server with only this tab, queued as app.py queues it (the shared fixtures give the browser)."""
+points. Its own server with only this tab, queued as app.py queues it (the shared fixtures give the browser).
+Each test's page is a fresh browser context, so a visitor of its own with its own Playground: `mine()` finds it."""
 from __future__ import annotations
 
 import os
@@ -15,6 +16,9 @@ from tests.conftest import free_port
 SHOTS = Path(os.environ.get("GANSCOPE_SCREENSHOTS", "/tmp/ganscope-screenshots"))
 
 
+_DEMO: dict = {}
+
+
 @pytest.fixture(scope="module")
 def playground_url(tmp_path_factory):
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
@@ -25,10 +29,18 @@ def playground_url(tmp_path_factory):
                       tabs=["gan.ui.playground"])
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **launch_kwargs())
+    _DEMO["demo"] = demo
     yield url
-    from gan.ui.playground import manager
-    manager().pause()
+    demo.ganscope.extras["playgrounds"].close()
     demo.close()
+
+
+def mine():
+    """The Playground of the page this test has open: the one a page asked frames of last (each test's page is a
+    new browser, and the pages of earlier tests are closed)."""
+    reg = _DEMO["demo"].ganscope.extras["playgrounds"]
+    _until(lambda: len(reg) > 0)
+    return max((reg.session(k, create=False) for k in reg.keys()), key=lambda s: s.watched_at)
 
 
 def _until(predicate, timeout=30.0):
@@ -57,21 +69,18 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
 
     page.locator("#pg-pause").click()
     expect(page.locator("#pg-status")).to_contain_text("paused", timeout=30_000)
-    from gan.ui.playground import manager
-    _until(lambda: manager().parked)  # the thread has drawn its last frame and trains no more
-    stopped = manager().pg.step
+    _until(lambda: mine().parked)  # the thread has drawn its last frame and trains no more
+    stopped = mine().pg.step
     assert stopped > 20
     expect(page.locator("#pg-status")).to_contain_text(f"step {stopped} ", timeout=30_000)  # the counter stops
 
     for n in (1, 2):  # Step both: exactly one more G update per press (a session still playing would overshoot)
         page.locator("#pg-step").click()
         expect(page.locator("#pg-status")).to_contain_text(f"step {stopped + n} ", timeout=30_000)
-    assert manager().pg.step == stopped + 2 and manager().parked
+    assert mine().pg.step == stopped + 2 and mine().parked
 
 
 def test_a_lesson_fills_the_form_and_reset_keeps_its_settings(page, playground_url):
-    from gan.ui.playground import manager
-
     page.goto(playground_url)
     expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
     page.locator("#pg-lesson input").click()
@@ -79,10 +88,10 @@ def test_a_lesson_fills_the_form_and_reset_keeps_its_settings(page, playground_u
     expect(page.locator("#pg-lesson-text")).to_contain_text("gradient penalty", timeout=30_000)
     page.get_by_text("Data and model (press Reset with my settings to apply)").click()
     expect(page.locator("#pg-gp-lambda input")).to_have_value("0.1", timeout=30_000)
-    assert manager().lesson == "Wasserstein + gradient penalty"
+    assert mine().lesson == "Wasserstein + gradient penalty"
     page.locator("#pg-reset").click()      # applies the form: the lesson's penalty weight must survive it
-    _until(lambda: manager().lesson is None)  # a reset from the form is no longer the lesson itself
-    cfg = manager().pg.trainer.cfg
+    _until(lambda: mine().lesson is None)  # a reset from the form is no longer the lesson itself
+    cfg = mine().pg.trainer.cfg
     assert (cfg.loss, cfg.gp_lambda, cfg.n_critic) == ("wgan-gp", 0.1, 5)
 
 
@@ -113,13 +122,11 @@ def test_closing_the_lesson_dropdown_changes_nothing_and_play_plays(page, playgr
     """Opening the lesson dropdown and pressing Escape used to re-apply the lesson when the dropdown lost focus
     (Gradio 6 fires .input on blur): the run was wiped, and a Play pressed then raced with that reset and stopped
     after one step. Now only a real new choice applies a lesson."""
-    from gan.ui.playground import manager
-
     page.goto(playground_url)
     expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
     page.locator("#pg-play").click()
     _step_at_least(page, 5)
-    run = manager().pg.trainer                 # a reset builds a new Trainer: the same object means the same run
+    run = mine().pg.trainer                 # a reset builds a new Trainer: the same object means the same run
 
     def open_and_escape():
         page.locator("#pg-lesson input").click()
@@ -129,31 +136,31 @@ def test_closing_the_lesson_dropdown_changes_nothing_and_play_plays(page, playgr
 
     open_and_escape()
     page.locator("#pg-pause").click()          # the dropdown loses focus here
-    _until(lambda: manager().parked)
-    paused = manager().pg.step
-    assert paused >= 5 and manager().pg.trainer is run
+    _until(lambda: mine().parked)
+    paused = mine().pg.step
+    assert paused >= 5 and mine().pg.trainer is run
 
     open_and_escape()
     page.locator("#pg-play").click()           # the first Play after closing the dropdown plays on
     _step_at_least(page, paused + 10)
-    assert manager().playing and manager().pg.trainer is run
+    assert mine().playing and mine().pg.trainer is run
 
     page.locator("#pg-lesson input").click()   # a real choice does apply the lesson, and playing goes on
     page.get_by_role("option", name="Spectral norm", exact=True).click()
-    _until(lambda: manager().lesson == "Spectral norm" and manager().pg.trainer is not run)
-    _until(lambda: manager().pg.step >= 5)
-    assert manager().playing and manager().pg.config.spectral_norm
+    _until(lambda: mine().lesson == "Spectral norm" and mine().pg.trainer is not run)
+    _until(lambda: mine().pg.step >= 5)
+    assert mine().playing and mine().pg.config.spectral_norm
     page.locator("#pg-pause").click()
-    _until(lambda: manager().parked)
+    _until(lambda: mine().parked)
 
 
 def test_a_play_pressed_during_a_reset_is_kept():
     """app.py lets two playground events run at once; a reset saved the playing flag, and a Play that came in
     meanwhile was undone when the reset put the old value back (one step, then stopped)."""
     from gan.playground import PlaygroundConfig
-    from gan.ui.playground import PlaygroundManager
+    from gan.playgrounds import PlaygroundSession
 
-    mgr = PlaygroundManager()
+    mgr = PlaygroundSession()
     try:
         real_reset = mgr.pg.reset
 
@@ -166,12 +173,10 @@ def test_a_play_pressed_during_a_reset_is_kept():
         assert mgr.playing
         _until(lambda: mgr.pg.step >= 5)
     finally:
-        mgr.pause()
+        mgr.close()
 
 
 def test_reset_to_lesson_restores_its_settings_and_reset_keeps_mine(page, playground_url):
-    from gan.ui.playground import manager
-
     name = "Learning rate too high: oscillation"
     page.goto(playground_url)
     expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
@@ -179,29 +184,29 @@ def test_reset_to_lesson_restores_its_settings_and_reset_keeps_mine(page, playgr
     page.get_by_role("option", name=name, exact=True).click()
     lr_g = page.locator("#pg-lr-g input")
     expect(lr_g).to_have_value("0.01", timeout=30_000)
-    _until(lambda: manager().lesson == name)
+    _until(lambda: mine().lesson == name)
 
     lr_g.fill("0.001")
     lr_g.press("Enter")                        # a live change: it applies now, and the curves mark it
     expect(page.get_by_text("changed lr G to 0.001")).to_be_visible(timeout=30_000)
-    _until(lambda: manager().pg.changes and manager().pg.changes[-1].get("lr_g") == 0.001)
+    _until(lambda: mine().pg.changes and mine().pg.changes[-1].get("lr_g") == 0.001)
 
     page.locator("#pg-reset").click()          # my settings: the changed learning rate stays
     expect(page.locator("#pg-lesson-text")).to_contain_text("press Reset to lesson", timeout=30_000)
     expect(page.locator("#pg-lesson-text")).to_contain_text("lr G 0.001")
-    assert manager().pg.trainer.cfg.lr_g == 0.001 and manager().lesson is None and manager().pg.changes == []
+    assert mine().pg.trainer.cfg.lr_g == 0.001 and mine().lesson is None and mine().pg.changes == []
 
     page.locator("#pg-reset-lesson").click()   # the lesson's own settings again, so its text holds
     expect(lr_g).to_have_value("0.01", timeout=30_000)
     expect(page.locator("#pg-lesson-text")).not_to_contain_text("press Reset to lesson", timeout=30_000)
-    _until(lambda: manager().lesson == name)
-    assert manager().pg.trainer.cfg.lr_g == 0.01 and manager().pg.trainer.cfg.lr_d == 0.01
+    _until(lambda: mine().lesson == name)
+    assert mine().pg.trainer.cfg.lr_g == 0.01 and mine().pg.trainer.cfg.lr_d == 0.01
 
 
 def test_drawing_points_is_one_step_on_a_large_canvas(page, playground_url):
     """Paint on the canvas (the brush is ready: no tool to pick) and press Use my drawing: the run restarts on the
     drawn points. The canvas is large and its label is not cut off."""
-    from gan.ui.playground import DRAW_SIZE, manager
+    from gan.ui.playground import DRAW_SIZE
 
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.goto(playground_url)
@@ -221,10 +226,10 @@ def test_drawing_points_is_one_step_on_a_large_canvas(page, playground_url):
             page.mouse.move(x, y)
         page.mouse.up()
     page.locator("#pg-use-drawing").click()
-    _until(lambda: manager().pg.config.dataset == "drawn")
+    _until(lambda: mine().pg.config.dataset == "drawn")
     expect(page.locator("#pg-lesson-text")).to_contain_text("Your drawing", timeout=30_000)
     expect(page.locator("#pg-status")).to_contain_text("step 0 ", timeout=30_000)
-    data = manager().pg.trainer.data.data.numpy()
+    data = mine().pg.trainer.data.data.numpy()
     assert len(data) == 2000
     y = data[:, 1]                             # two strokes: two bands of points, nothing in between
     mid = (y.min() + y.max()) / 2

@@ -1,17 +1,20 @@
 """The Playground tab: a 2-D GAN learning in front of you (after GAN Lab), and the guided lessons.
 
-Training happens in a background thread owned by a module-level PlaygroundManager (never in an event handler):
-buttons only flip its flags or post a single step, and a gr.Timer shows the latest frame, which the thread renders
-about ten times a second while it plays. Reloading or closing the page never stops or forks the session.
+Every visitor has their own Playground (gan.playgrounds, kept in ctx.extras["playgrounds"]: server state, on
+purpose). A visitor is a browser: a random id issued on the first page load and kept in the browser
+(gr.BrowserState), so a reload or a second tab shows the same Playground; each page load (Gradio session) is bound
+to that id on load. An API client (gradio_client) is a visitor of its own, by its session. Training happens in the
+session's background thread (never in an event handler): buttons only flip its flags or post a single step, and a
+gr.Timer asks for the latest frame, sent only when it changed. Reloading or closing the page never stops or forks
+the session; one no page polls for 60 s pauses itself.
 Named endpoints: playground_play, playground_pause, playground_step, playground_reset (the form's settings),
-playground_lesson (a lesson with its own settings), playground_use_drawing, playground_status.
+playground_lesson (a lesson with its own settings), playground_use_drawing, playground_status, and (undocumented)
+playground_frame (what the page's timer asks for).
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-import time
 
 import gradio as gr
 import numpy as np
@@ -19,177 +22,50 @@ import numpy as np
 from gan import lessons
 from gan.errors import GanInputError
 from gan.losses import LOSSES
-from gan.playground import LIVE_LABELS, PLAYGROUND_DATASETS, Playground, PlaygroundConfig, points_dataset
+from gan.playground import LIVE_LABELS, PLAYGROUND_DATASETS, Playground, PlaygroundConfig
+from gan.playgrounds import FRAME_S, Playgrounds, PlaygroundsBusy, PlaygroundSession
 
 log = logging.getLogger(__name__)
 
 TITLE = "Playground"
-VIEW_SIZE = 320
+VIEW_SIZE = 480             # each view's width: 480 px on a 1400 px page, readable on a projector
 DRAW_SIZE = 360             # the drawing canvas, in pixels
-FRAME_S = 0.1               # the thread renders a frame at most this often while playing
-STEP_CHUNK_S = 0.03         # training time between two looks at the flags
-FIGURES_S = 0.3             # modes covered & co. are recomputed at most this often while playing
 NO_LESSON = "(free play)"
 UPLOADED, DRAWN = "uploaded CSV", "drawn by hand"
 DATA_CHOICES = [*PLAYGROUND_DATASETS, UPLOADED, DRAWN]
-INTRO = ("Watch a GAN learn 2-D points. **Left**: D's opinion of the plane (green: real, purple: fake), the real "
-         "points (green), G's points (purple) and the arrows G's points are pushed along. **Middle**: G's noise "
-         "grid carried through G. **Right**: losses, and modes covered / high-quality share / reverse KL. "
-         "Pick a lesson, or set your own, and press **Play**.")
+VISITOR_KEY = "ganscope-visitor"   # the browser's localStorage key of its visitor id
+CONTROLS_AT_ONCE = 8               # playground controls (of different visitors) handled at the same time
+INTRO = ("Watch a GAN learn 2-D points. **Top left**: D's opinion of the plane (pale blue: real, darker sand: fake), "
+         "the real points (blue dots), G's points (orange squares) and the arrows G's points are pushed along. "
+         "**Top right**: G's noise grid carried through G. **Below**: losses, and modes covered / high-quality "
+         "share / reverse KL. "
+         "Pick a lesson, or set your own, and press **Play**. This Playground is yours: other visitors have their own.")
 DRAW_HELP = ("**Your own data.** Paint where the points should be (the brush is ready), then press **Use my drawing**: "
              "the playground restarts on 2,000 points drawn from your strokes, with the settings below.")
 
 
-class PlaygroundManager:
-    """One shared playground session: a thread that trains while playing and renders frames."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.pg = Playground(lessons.get("Mode collapse").playground)
-        self.lesson: str | None = "Mode collapse"
-        self.playing = False
-        self.frame: np.ndarray | None = None
-        self.frame_id = 0
-        self.status = ""
-        self.fps = 0.0
-        self.steps_per_s = 0.0
-        self._frame_times: list[float] = []
-        self._figures_at = 0.0
-        self._render_s = 0.0
-        self._wake = threading.Event()
-        self._parked = threading.Event()   # set while the thread sits in its paused wait, training nothing
-        self._thread = threading.Thread(target=self._main, name="playground", daemon=True)
-        self._thread.start()
-        self.render()
-
-    # ------------------------------------------------------------------------------------- controls
-    def play(self) -> None:
-        self._parked.clear()
-        self.playing = True
-        self._wake.set()
-
-    def pause(self, timeout: float = 10.0) -> None:
-        """Stop playing, and wait (up to `timeout`) for the thread to finish its chunk of steps and park, so the
-        step and the frame a caller sees next are the ones the session stays at."""
-        self.playing = False
-        if threading.current_thread() is not self._thread:
-            self._parked.wait(timeout)
-
-    @property
-    def parked(self) -> bool:
-        """True once the thread has stopped training and drawn its last frame: what a paused session shows is then
-        where it stays (pages and tests wait for this instead of sleeping)."""
-        return self._parked.is_set()
-
-    def single(self, which: str) -> None:
-        """One D update, one G update, or one full iteration, then a new frame (works while paused)."""
-        fn = {"d": self.pg.step_d, "g": self.pg.step_g, "both": self.pg.step_both}.get(which)
-        if fn is None:
-            raise GanInputError(f"step what? 'd', 'g' or 'both', not {which!r}")
-        from gan.explore import one_cpu_thread_here
-
-        one_cpu_thread_here()
-        fn(1)
-        self.render()
-
-    def reset(self, config: PlaygroundConfig, lesson: str | None = None, points: np.ndarray | None = None) -> None:
-        """A fresh run; a playing session goes on playing it. The playing flag is left alone: the thread steps
-        under the Playground's lock, so a reset under that lock is atomic, and a Play pressed while a reset runs
-        is kept (saving and restoring the flag here once undid it: one step, then stopped)."""
-        dataset = points_dataset(points) if points is not None else None
-        with self.pg.lock:
-            self.pg.reset(config, dataset=dataset)
-            self.lesson = lesson
-            self.fps = self.steps_per_s = 0.0
-            self._frame_times.clear()
-        self.render()
-
-    def set_hyperparameters(self, **kw) -> dict:
-        return self.pg.set_hyperparameters(**kw)
-
-    # ------------------------------------------------------------------------------------- frames
-    def render(self) -> None:
-        now = time.perf_counter()
-        fresh = not self.playing or now - self._figures_at >= FIGURES_S
-        if fresh:
-            self._figures_at = now
-        snap = self.pg.snapshot(VIEW_SIZE, figures=fresh)
-        v = snap["views"]
-        curves = v["curves"]
-        pad = np.full((VIEW_SIZE - curves.shape[0], VIEW_SIZE, 3), 255, np.uint8)
-        frame = np.concatenate([v["field"], _gap(), v["manifold"], _gap(), np.concatenate([curves, pad])], axis=1)
-        now = time.perf_counter()
-        with self.lock:
-            self._frame_times = [t for t in self._frame_times if now - t < 2.0] + [now]
-            if len(self._frame_times) > 1 and self.playing:
-                self.fps = (len(self._frame_times) - 1) / (self._frame_times[-1] - self._frame_times[0])
-            self.frame = frame
-            self.frame_id += 1
-            self.status = snap["status"]
-
-    def view(self) -> tuple[int, np.ndarray | None, str]:
-        with self.lock:
-            rate = f" · {self.fps:.1f} frames/s, {self.steps_per_s:.0f} steps/s" if self.playing and self.fps else ""
-            state = "playing" if self.playing else "paused"
-            return self.frame_id, self.frame, f"**{state}** · {self.status}{rate}"
-
-    def _main(self) -> None:
-        from gan.explore import one_cpu_thread_here
-
-        one_cpu_thread_here()  # small nets: one OpenMP thread is ~10x faster than two on a busy machine
-        played = False
-        while True:
-            if not self.playing:
-                if played:  # one more frame, so viewers see "paused" at the step it stays at
-                    played = False
-                    try:
-                        self.render()
-                    except Exception:
-                        log.exception("playground frame failed")
-                self._parked.set()
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            self._parked.clear()
-            played = True
-            try:
-                t0 = time.perf_counter()
-                steps = 0
-                budget = max(FRAME_S - self._render_s, 0.01)  # training time left in this frame's 0.1 s
-                while time.perf_counter() - t0 < budget and self.playing:
-                    c0 = time.perf_counter()
-                    self.pg.step_both(1)
-                    steps += 1
-                    if time.perf_counter() - c0 > STEP_CHUNK_S:
-                        break
-                r0 = time.perf_counter()
-                self.render()
-                self._render_s = time.perf_counter() - r0
-                self.steps_per_s = steps / max(time.perf_counter() - t0, 1e-6)
-                if self.pg.diverged:
-                    self.playing = False
-            except Exception as e:  # keep the thread alive; the page says what happened
-                log.exception("playground step failed")
-                self.playing, played = False, False  # no last frame: it would hide the message below
-                with self.lock:
-                    self.status = f"stopped: {e}"
+def _frame(pg: Playground, figures: bool) -> tuple[np.ndarray, str]:
+    """The page's one picture at VIEW_SIZE (read when drawn): D's view and G's manifold side by side, the curves
+    under them (gan.playground.compose_frame: three abreast would be ~400 px each on a 1400 px page); the status."""
+    snap = pg.snapshot(VIEW_SIZE, figures=figures, frame=True)
+    return snap["frame"], snap["status"]
 
 
-def _gap() -> np.ndarray:
-    return np.full((VIEW_SIZE, 6, 3), 255, np.uint8)
+def playgrounds(ctx) -> Playgrounds:
+    """The server's registry of Playgrounds (one per visitor), made on first use; no thread starts here."""
+    if "playgrounds" not in ctx.extras:
+        ctx.extras["playgrounds"] = Playgrounds(max_playing=getattr(ctx, "max_playgrounds", 8), frame_fn=_frame)
+    return ctx.extras["playgrounds"]
 
 
-_MANAGER: PlaygroundManager | None = None
-_MANAGER_LOCK = threading.Lock()
+def _key(ctx, request) -> str:
+    """The caller's Playground: its browser's visitor id (bound on page load), else its own Gradio session."""
+    return playgrounds(ctx).visitor_for(getattr(request, "session_hash", None))
 
 
-def manager() -> PlaygroundManager:
-    """The process's one PlaygroundManager, created on first use (module-level life: it outlives pages)."""
-    global _MANAGER
-    with _MANAGER_LOCK:
-        if _MANAGER is None:
-            _MANAGER = PlaygroundManager()
-        return _MANAGER
+def session_for(ctx, request, create: bool = True) -> PlaygroundSession | None:
+    """The caller's own Playground, created on its first call."""
+    return playgrounds(ctx).session(_key(ctx, request), create=create)
 
 
 # ------------------------------------------------------------------------------------------- hand drawing
@@ -217,55 +93,83 @@ def sketch_to_points(editor_value, n: int = 2000, seed: int = 0) -> np.ndarray:
     return pts
 
 
+
 # ------------------------------------------------------------------------------------------------ the tab
 def build(ctx, demo) -> None:
-    _CTX["ctx"] = ctx  # the image lessons start runs in the Train tab's run manager
-    build_playground_tab(manager(), demo)
+    build_playground_tab(ctx, demo)
 
 
-def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
+def build_playground_tab(ctx, demo=None) -> None:
+    """The tab's layout and events. Every handler acts on the caller's own Playground (session_for)."""
     first = lessons.get("Mode collapse")
     c = _form_values(first.playground)
+    reg = playgrounds(ctx)
 
-    def status() -> dict:
-        """The session as JSON: step, D updates, losses, modes covered, frames per second, playing."""
-        f = mgr.pg.figures()
-        return {**{k: v for k, v in f.items() if isinstance(v, (int, float, str))}, "playing": mgr.playing,
-                "fps": round(mgr.fps, 1), "lesson": mgr.lesson}
+    def status(request: gr.Request = None) -> dict:
+        """Your Playground as JSON: step, D updates, losses, modes covered, frames per second, playing, lesson,
+        and the latest message ("" when none)."""
+        return session_for(ctx, request).status()
 
-    def tick(last_id):
-        frame_id, frame, text = mgr.view()
-        if frame_id == last_id:
+    def tick(last_id, request: gr.Request = None):
+        """The page's timer: the latest frame, only when it changed since the page's last one. A page not yet
+        bound to its browser's visitor id (its load still on the way) gets nothing, rather than a stray Playground
+        of its own; a bound page whose Playground was dropped gets a fresh one."""
+        key = _key(ctx, request)
+        s = reg.session(key, create=reg.is_browser(key))
+        if s is None:
             return gr.skip(), gr.skip(), last_id
-        return frame, text, frame_id
+        version, frame, text = s.view()
+        if version == last_id:
+            return gr.skip(), gr.skip(), last_id
+        return frame, text, version
 
-    def play():
-        mgr.play()
-        return status()
+    def on_load(visitor, request: gr.Request = None):
+        """A page opens: bind it to its browser's visitor id (a new one when it has none, or one not ours in
+        form), then show that visitor's Playground (created here on a first visit)."""
+        page = getattr(request, "session_hash", None)
+        vid = reg.bind(page, visitor) if page else reg.issue(visitor)
+        version, frame, text = session_for(ctx, request).view()
+        return vid, frame, text, version
 
-    def pause():
-        mgr.pause()
-        return status()
+    def play(request: gr.Request = None):
+        try:
+            reg.play(_key(ctx, request))
+        except PlaygroundsBusy as e:
+            gr.Warning(str(e))
+        return status(request)
 
-    def step(which: str = "both"):
-        return _call(lambda: (mgr.single(which), status())[1])
+    def pause(request: gr.Request = None):
+        session_for(ctx, request).pause()
+        return status(request)
 
-    def pick_lesson(name: str = "Mode collapse"):
+    def step(which: str, request):
+        return _call(lambda: (session_for(ctx, request).single(which), status(request))[1])
+
+    def step_both(request: gr.Request = None):
+        return step("both", request)
+
+    def step_d(request: gr.Request = None):
+        return step("d", request)
+
+    def step_g(request: gr.Request = None):
+        return step("g", request)
+
+    def pick_lesson(name: str = "Mode collapse", request: gr.Request = None):
         """Apply a lesson: a fresh run with the lesson's own settings, written back into the form. Wired to the
         dropdown's .change (a real new choice) and to Reset to lesson; never to .input, which Gradio 6 also fires
         when the dropdown merely loses focus (open it, press Escape, click elsewhere)."""
         hidden, shown = gr.update(visible=False), gr.update(visible=True)
         if not name or name == NO_LESSON:
-            return ("", hidden, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
+            return ("", hidden, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(request),)
         lesson = _call(lambda: lessons.get(name))
         if lesson.playground is None:
             text = (f"**{name}**: {lesson.text}\n\nThis lesson trains on images: press **Start in the Train tab**"
                     " and watch the class-coverage monitor there.")
-            return (text, shown, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(),)
-        mgr.reset(lesson.playground, lesson=name)
+            return (text, shown, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(request),)
+        session_for(ctx, request).reset(lesson.playground, lesson=name)
         values = _form_values(lesson.playground)
         return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in FORM_KEYS)
-                + (status(),))
+                + (status(request),))
 
     def start_image_lesson(name):
         def act():
@@ -273,12 +177,13 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
             if lesson is None or lesson.train is None:
                 raise GanInputError("pick one of the image lessons (on MNIST) first")
             from gan.ui.train_tab import run_manager
-            run = run_manager(_CTX["ctx"]).start(lessons.train_config(name), name=_slug(name))
+            run = run_manager(ctx).start(lessons.train_config(name), name=_slug(name))
             return f"started run **{run.id}**: open the Train tab to watch it and its class-coverage monitor"
         return _call(act)
 
     def reset(dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
-              g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, lesson_name=None):
+              g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, lesson_name=None,
+              request: gr.Request = None):
         """Reset with the form's settings (live changes included). Returns the status, and the lesson's text with
         a note when these settings are no longer the lesson's (its text may then not hold)."""
         def act():
@@ -296,14 +201,15 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
                 g_depth=_int(g_depth), g_width=_int(g_width), d_depth=_int(d_depth), d_width=_int(d_width),
                 spectral_norm=bool(spectral_norm), seed=_int(seed),
                 gp_lambda=None if gp_lambda is None else _num(gp_lambda))
-            mgr.reset(cfg, lesson=None, points=points)
+            session_for(ctx, request).reset(cfg, lesson=None, points=points)
             shown = {**_form_values(cfg), "dataset": dataset}
-            return status(), _lesson_note(lesson_name, shown)
+            return status(request), _lesson_note(lesson_name, shown)
         return _call(act)
 
-    def use_drawing(drawing, *settings):
-        """One press after drawing: the data becomes the drawn points and the run restarts on them."""
-        st, _ = reset(DRAWN, None, drawing, *settings)
+    def use_drawing(request: gr.Request, drawing, *settings):
+        """One press after drawing: the data becomes the drawn points and the run restarts on them. (The request
+        comes first: Gradio fills in positional parameters only, and *settings keeps the API's argument names.)"""
+        st, _ = reset(DRAWN, None, drawing, *settings, request=request)
         text = ("**Your drawing**: G learns the points you painted. Press **Play** (or draw again and press "
                 "**Use my drawing**).")
         return st, DRAWN, text
@@ -313,11 +219,12 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
         cfg = resolve_config(dataclasses.replace(PlaygroundConfig(loss=loss).train_config()))
         return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic, cfg.gp_lambda
 
-    def live(lr_g, lr_d, n_critic):
+    def live(lr_g, lr_d, n_critic, request: gr.Request = None):
         def act():
-            changed = mgr.set_hyperparameters(lr_g=_num(lr_g), lr_d=_num(lr_d), n_critic=_int(n_critic))
+            s = session_for(ctx, request)
+            changed = s.set_hyperparameters(lr_g=_num(lr_g), lr_d=_num(lr_d), n_critic=_int(n_critic))
             return (("changed " + ", ".join(f"{LIVE_LABELS[k]} to {v:g}" for k, v in changed.items())
-                     + f" at step {mgr.pg.step} (dashed line on the curves)") if changed else gr.skip())
+                     + f" at step {s.pg.step} (dashed line on the curves)") if changed else gr.skip())
         return _call(act)
 
     # ------------------------------------------------------------------------------------------ layout
@@ -382,14 +289,14 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
             "g_width": g_width, "d_depth": d_depth, "d_width": d_width, "spectral_norm": spectral_norm,
             "seed": seed, "gp_lambda": gp_lambda}
     form_outputs = [form[k] for k in FORM_KEYS]
-    # One control at a time, in the order pressed (app.py's default limit is 2: a lesson reset and a Play ran at
-    # once and raced).
-    ctl = dict(concurrency_id="playground", concurrency_limit=1, show_progress="hidden")
+    # Each visitor's controls take its session's control lock, in the order they arrive; visitors do not wait for
+    # each other (one server-wide slot once made a class queue behind each lesson reset).
+    ctl = dict(concurrency_id="playground", concurrency_limit=CONTROLS_AT_ONCE, show_progress="hidden")
     play_btn.click(play, None, status_json, api_name="playground_play", **ctl)
     pause_btn.click(pause, None, status_json, api_name="playground_pause", **ctl)
-    step_btn.click(step, None, status_json, api_name="playground_step", **ctl)
-    step_d_btn.click(lambda: step("d"), None, status_json, api_visibility="private", **ctl)
-    step_g_btn.click(lambda: step("g"), None, status_json, api_visibility="private", **ctl)
+    step_btn.click(step_both, None, status_json, api_name="playground_step", **ctl)
+    step_d_btn.click(step_d, None, status_json, api_visibility="private", **ctl)
+    step_g_btn.click(step_g, None, status_json, api_visibility="private", **ctl)
     settings = [loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist, g_depth, g_width, d_depth,
                 d_width, spectral_norm, seed, gp_lambda]
     reset_btn.click(reset, [dataset, upload, drawing, *settings, lesson_pick], [status_json, lesson_text],
@@ -403,13 +310,15 @@ def build_playground_tab(mgr: PlaygroundManager, demo=None) -> None:
     loss.input(loss_defaults, loss, [optimizer, lr_g, lr_d, n_critic, gp_lambda], api_visibility="private")
     gr.on([lr_g.submit, lr_d.submit, n_critic.submit, lr_g.blur, lr_d.blur, n_critic.blur], live,
           [lr_g, lr_d, n_critic], live_msg, api_visibility="private", trigger_mode="always_last", **ctl)
-    gr.api(status, api_name="playground_status")
+    gr.api(status, api_name="playground_status", concurrency_id="playground-status",
+           concurrency_limit=CONTROLS_AT_ONCE)
     timer = gr.Timer(FRAME_S)
-    timer.tick(tick, last_frame, [view, status_md, last_frame], show_progress="hidden", api_visibility="private",
-               concurrency_limit=None, queue=False)
+    # Undocumented but callable, so a script can fetch frames as a page does (benchmarks/classroom.py).
+    timer.tick(tick, last_frame, [view, status_md, last_frame], show_progress="hidden",
+               api_name="playground_frame", api_visibility="undocumented", concurrency_limit=None, queue=False)
+    visitor = gr.BrowserState(None, storage_key=VISITOR_KEY)
     if demo is not None:
-        demo.load(lambda: tick(-1), None, [view, status_md, last_frame], api_visibility="private")
-
+        demo.load(on_load, visitor, [visitor, view, status_md, last_frame], api_visibility="private")
 
 FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
              "g_width", "d_depth", "d_width", "spectral_norm", "seed", "gp_lambda")
@@ -418,7 +327,6 @@ FORM_LABELS = {"dataset": "Data", "loss": "Loss", "optimizer": "Optimizer", "lr_
                "z_dist": "noise", "g_depth": "G hidden layers", "g_width": "G width", "d_depth": "D hidden layers",
                "d_width": "D width", "spectral_norm": "spectral norm on D", "seed": "seed",
                "gp_lambda": "gradient penalty weight"}
-_CTX: dict = {}
 
 
 def _lesson_note(name: str | None, shown: dict):

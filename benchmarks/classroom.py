@@ -1,0 +1,262 @@
+"""A classroom on one server: 25 visitors, each with their own Playground, for 60 s (issue 16).
+
+    python benchmarks/classroom.py [--visitors 25] [--seconds 60] [--burst 200] [--json]
+
+Starts `python app.py --max-playgrounds N` in its own process (N = the number of visitors) and drives one
+gradio_client visitor per thread: each picks one of the 2-D lessons, presses Play, polls its status twice a second
+and checks that it sees its own lesson and a step that never goes back, and asks for frames ten times a second the
+way a page's timer does (POST /gradio_api/run/playground_frame with its session, then GET the picture when a new
+one comes), counting every byte it receives. Then, on a second server with the default limit, it checks that the
+ninth visitor to press Play gets the message, and that of `--burst` visitors pressing Play at once the ones beyond
+the limit get it while the server keeps answering.
+
+Prints: errors, wrong-visitor answers, status latency p50 / p95, frames per second per playing visitor, bytes per
+second per visitor, and the server's RSS at start and end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = ["Mode collapse", "Wasserstein + gradient penalty", "Spectral norm",
+           "Discriminator too strong: vanishing gradients", "Learning rate too high: oscillation"]
+BUSY = "playgrounds are playing on this server; press Play again in a moment"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(max_playgrounds: int | None, workdir: Path) -> tuple[subprocess.Popen, str]:
+    """The app as a teacher starts it, in its own process, on an empty weights folder (the Playground needs
+    none); returns once it answers."""
+    import httpx
+
+    port = free_port()
+    args = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights", str(workdir / "weights"),
+            "--runs", str(workdir / "runs")]
+    if max_playgrounds is not None:
+        args += ["--max-playgrounds", str(max_playgrounds)]
+    (workdir / "weights").mkdir(exist_ok=True)
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1",
+           "GRADIO_TEMP_DIR": str(workdir / "gradio")}
+    log = open(workdir / f"server-{port}.log", "w")
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise SystemExit(f"the app exited with {proc.returncode}: see {log.name}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the app did not answer within 120 s")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Visitor:
+    """One student: a gradio_client session for the named endpoints, and the same session's frame polling."""
+
+    def __init__(self, url: str, lesson: str):
+        import httpx
+        from gradio_client import Client
+
+        self.url, self.lesson = url, lesson
+        self.client = Client(url, verbose=False)
+        self.http = httpx.Client(timeout=30)
+        self.errors: list[str] = []
+        self.wrong: list[str] = []
+        self.latencies: list[float] = []
+        self.frames = 0
+        self.bytes = 0
+        self.last_frame = None
+        self.last_step = -1
+        self.playing_s = 0.0
+
+    def start(self) -> dict:
+        self.client.predict(self.lesson, api_name="/playground_lesson")
+        return self.client.predict(api_name="/playground_play")
+
+    def status(self) -> None:
+        t0 = time.perf_counter()
+        st = self.client.predict(api_name="/playground_status")
+        self.latencies.append(time.perf_counter() - t0)
+        self.bytes += len(json.dumps(st))
+        if st.get("lesson") != self.lesson:
+            self.wrong.append(f"lesson {st.get('lesson')!r}, not {self.lesson!r}")
+        elif st["step"] < self.last_step:
+            self.wrong.append(f"step went back from {self.last_step} to {st['step']}")
+        self.last_step = st["step"]
+
+    def frame(self) -> None:
+        """What the page's timer does: ask for the frame; fetch the picture only when a new one comes."""
+        r = self.http.post(self.url + "gradio_api/run/playground_frame",
+                           json={"data": [None], "session_hash": self.client.session_hash})
+        self.bytes += len(r.content)
+        r.raise_for_status()
+        image = r.json()["data"][0]
+        if isinstance(image, dict) and image.get("url"):
+            if image["url"] != self.last_frame:
+                self.last_frame = image["url"]
+                self.bytes += len(self.http.get(image["url"]).content)
+                self.frames += 1
+
+    def run(self, seconds: float) -> None:
+        t0 = time.monotonic()
+        next_status = t0
+        while (now := time.monotonic()) - t0 < seconds:
+            try:
+                if now >= next_status:
+                    self.status()
+                    next_status += 0.5
+                self.frame()
+            except Exception as e:  # noqa: BLE001 - every failure is counted and printed
+                self.errors.append(repr(e)[:200])
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - now)))
+        self.playing_s = time.monotonic() - t0
+
+
+def classroom(url: str, pid: int, n: int, seconds: float) -> dict:
+    rss_bare = rss_mb(pid)
+    warm = Visitor(url, LESSONS[0])        # one visitor first, so torch and the views are loaded: RSS from here
+    warm.client.predict(LESSONS[0], api_name="/playground_lesson")
+    warm.client.predict(api_name="/playground_step")
+    warm.frame()
+    with ThreadPoolExecutor(n) as pool:
+        visitors = list(pool.map(lambda i: Visitor(url, LESSONS[i % len(LESSONS)]), range(n)))
+    rss_start = rss_mb(pid)
+    started = [v.start() for v in visitors]
+    refused = sum(not s.get("playing") for s in started)
+    threads = [threading.Thread(target=v.run, args=(seconds,)) for v in visitors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for v in visitors:
+        v.client.predict(api_name="/playground_pause")
+    rss_end = rss_mb(pid)
+    lat = sorted(x for v in visitors for x in v.latencies)
+    errors = [e for v in visitors for e in v.errors]
+    wrong = [w for v in visitors for w in v.wrong]
+    return {
+        "visitors": n, "seconds": seconds, "refused_play": refused,
+        "errors": len(errors), "error_examples": errors[:5],
+        "wrong_answers": len(wrong), "wrong_examples": wrong[:5],
+        "status_calls": len(lat),
+        "status_p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
+        "status_p95_ms": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+        "frames_per_s_per_visitor": round(statistics.mean(v.frames / v.playing_s for v in visitors), 2),
+        "kbytes_per_s_per_visitor": round(statistics.mean(v.bytes / v.playing_s for v in visitors) / 1024, 1),
+        "final_step_min": min(v.last_step for v in visitors),
+        "rss_bare_mb": round(rss_bare), "rss_start_mb": round(rss_start), "rss_end_mb": round(rss_end), "rss_growth_mb": round(rss_end - rss_start),
+    }
+
+
+def the_limit(url: str, burst: int) -> dict:
+    """Default limit (8): the ninth visitor's Play gets the message; then `burst` more press Play at once."""
+    from gradio_client import Client
+
+    with ThreadPoolExecutor(8) as pool:
+        first = list(pool.map(lambda _: Client(url, verbose=False), range(9)))
+    answers = [c.predict(api_name="/playground_play") for c in first]
+    out = {"first_8_playing": sum(bool(a["playing"]) for a in answers[:8]),
+           "ninth_message": answers[8]["message"], "ninth_refused": (not answers[8]["playing"]
+                                                                      and BUSY in answers[8]["message"])}
+    if burst:
+        with ThreadPoolExecutor(16) as pool:
+            crowd = list(pool.map(lambda _: Client(url, verbose=False), range(burst)))
+        errors: list[str] = []
+
+        def press(c):
+            try:
+                return c.predict(api_name="/playground_play")
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e)[:200])
+                return None
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(burst) as pool:
+            got = list(pool.map(press, crowd))
+        took = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        alive = first[0].predict(api_name="/playground_status")
+        out.update({"burst": burst, "burst_s": round(took, 1), "burst_errors": len(errors),
+                    "burst_error_examples": errors[:3],
+                    "burst_refused_with_message": sum(bool(g) and not g["playing"] and BUSY in g["message"]
+                                                      for g in got),
+                    "burst_playing": sum(bool(g) and bool(g["playing"]) for g in got),
+                    "status_after_burst_ms": round(1000 * (time.perf_counter() - t1), 1),
+                    "status_after_burst_ok": "step" in alive})
+    for c in first:
+        c.predict(api_name="/playground_pause")
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--visitors", type=int, default=25)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--burst", type=int, default=200, help="visitors pressing Play at once on the default limit "
+                                                          "(0: skip)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        proc, url = start_app(args.visitors, work)
+        try:
+            room = classroom(url, proc.pid, args.visitors, args.seconds)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        proc, url = start_app(None, work)
+        try:
+            limit = the_limit(url, args.burst)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    result = {"classroom": room, "default_limit": limit}
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        r = room
+        print(f"{r['visitors']} visitors for {r['seconds']:.0f} s (--max-playgrounds {r['visitors']}): "
+              f"{r['errors']} errors, {r['wrong_answers']} wrong-visitor answers, {r['refused_play']} Plays refused")
+        print(f"status p50 {r['status_p50_ms']} ms, p95 {r['status_p95_ms']} ms ({r['status_calls']} calls)")
+        print(f"frames/s per playing visitor {r['frames_per_s_per_visitor']}, "
+              f"bytes/s per visitor {r['kbytes_per_s_per_visitor']} KiB/s, lowest final step {r['final_step_min']}")
+        print(f"server RSS {r['rss_bare_mb']} MB just started, {r['rss_start_mb']} MB at start (one Playground "
+              f"used, {r['visitors']} clients connected), {r['rss_end_mb']} MB at end (+{r['rss_growth_mb']} MB)")
+        for e in r["error_examples"] + r["wrong_examples"]:
+            print("  ", e)
+        print("default limit:", json.dumps(limit))
+    ok = (room["errors"] == 0 and room["wrong_answers"] == 0 and room["rss_growth_mb"] < 300
+          and limit["ninth_refused"] and limit.get("burst_errors", 0) == 0)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
