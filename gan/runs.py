@@ -160,6 +160,11 @@ class Run:
     def active(self) -> bool:
         return self.state in ACTIVE
 
+    @property
+    def busy(self) -> bool:
+        """Whether the run's thread is still alive (a run that just stopped, finished or failed may be writing)."""
+        return self.thread is not None and self.thread.is_alive()
+
     def view(self) -> RunView:
         with self._lock:
             latest = dict(self.history[-1]) if self.history else {}
@@ -546,6 +551,8 @@ class RunManager:
                 raise GanInputError(f"unknown setting {key!r}")
             setattr(cfg, key, value)
         with self._lock:
+            if self.runs.get(parent.id) is not parent:
+                raise GanInputError(f"run {parent.id} was deleted")
             self._check_capacity()
             run_id_new = self._new_id(f"{re.sub(r'-[0-9]{8}-[0-9]{6}.*$', '', parent.id)}-fork{step}")
             folder = self.runs_dir / run_id_new
@@ -567,14 +574,32 @@ class RunManager:
             run.start(resume=True)
         return run
 
-    def delete(self, run_id: str) -> None:
-        run = self.get(run_id)
-        if run.active:
-            raise GanInputError(f"run {run_id} is {run.state}: stop it before deleting it")
-        shutil.rmtree(run.folder)
-        del self.runs[run_id]
-        if self.current == run_id:
-            self.current = None
+    def deletable(self, run_id: str | None = None) -> bool:
+        """Whether delete(run_id) would act now: the run exists and neither trains, sits paused, nor is still
+        winding down (its thread writes its last log line after its state has changed)."""
+        try:
+            run = self.get(run_id)
+        except GanInputError:
+            return False
+        return not run.active and not run.busy
+
+    def delete(self, run_id: str | None) -> None:
+        """Remove a run that is not active: its folder (config, log, checkpoints, model) and its place in the list.
+        Under the manager's lock, so a resume or a fork of it cannot start halfway through."""
+        with self._lock:
+            run = self.get(run_id)
+            if run.active or run.busy:
+                raise GanInputError(f"run {run.id} is {run.state}: stop it before deleting it")
+            try:
+                shutil.rmtree(run.folder)
+            except FileNotFoundError:
+                pass  # already gone from the disk: just forget it
+            except OSError as e:
+                raise GanInputError(f"could not delete run {run.id} ({e.strerror or e}); check the permissions "
+                                    f"of {run.folder}") from None
+            del self.runs[run.id]
+            if self.current == run.id:
+                self.current = None
 
     def stop_all(self) -> None:
         for run in self.active_runs():

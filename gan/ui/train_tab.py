@@ -4,10 +4,15 @@ Buttons only call the run manager (gan.runs), which owns the training threads; t
 gr.Timer, so reloading or closing it never stops a run, and any number of viewers see the same run.
 Named API endpoints: start_training, training_status, pause_training, resume_training, step_training,
 stop_training (each works with no arguments: the "DCGAN on MNIST" preset and the current run).
+
+Classroom mode (python app.py --classroom): only a browser that opened the teacher link (?teacher=TOKEN, kept in the
+browser afterwards) controls the runs; everyone else watches. Every control's endpoint takes `teacher_token` as its
+last argument and refuses without the right one; training_status stays open to all.
 """
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 from pathlib import Path
 
@@ -31,6 +36,7 @@ MONITOR_TITLE = (f"Mode-collapse monitor (every {QUALITY_EVERY} steps, on {QUALI
 # Crisp pixels in every picture of the run (the browser scales them up).
 CSS = """
 #train-travel-grid img, #train-travel-one img, #train-travel-animation img { image-rendering: pixelated; }
+#train-rights p { font-weight: 600; color: #1d4ed8; }
 """
 HYPER_FIELDS = ("lr_g", "lr_d", "beta1", "beta2", "batch_size", "n_critic", "ema", "seed")
 # The form's labels, by TrainConfig field: the page shows them, and its messages name the fields the same way.
@@ -40,6 +46,22 @@ FIELD_LABELS = {"steps": "steps", "batch_size": "batch size", "n_critic": "D ste
 # The form's augment box turns on the DiffAugment paper's policy for small datasets (gan.augment).
 AUGMENT_POLICY = "translation,cutout"
 TIMELAPSE_FILE = "timelapse.gif"   # in the run's folder: the run through its checkpoints (Time travel's Play)
+# Classroom mode: the line above the controls, the browser's key for the kept token, and the warning for a bad link.
+STUDENT_LINE = ("Classroom mode: the teacher controls the runs; you can watch them, and your Playground and "
+                "Explore are your own.")
+TEACHER_LINE = ("Classroom mode: you are the teacher. This browser keeps the teacher link, so the runs are yours "
+                "to start, pause, stop, fork and delete, even when you reopen the page without the link.")
+WRONG_LINK = "The teacher token in this link is wrong: it gives no rights here."
+TEACHER_STORAGE_KEY = "ganscope-teacher"
+# After a right teacher link is kept, take the token out of the address bar (a projected screen would show it).
+FORGET_LINK_JS = """(token) => {
+    const url = new URL(window.location.href);
+    if (token && url.searchParams.has("teacher")) {
+        url.searchParams.delete("teacher");
+        window.history.replaceState(window.history.state, "", url);
+    }
+    return [];
+}"""
 
 
 def preset_values(name: str) -> dict:
@@ -89,6 +111,34 @@ def _status_line(view) -> str:
 TITLE = "Train"
 
 
+class Classroom:
+    """Who may control the runs. Without a teacher token (no --classroom) everyone may, as a server's runs always
+    could; with one, only a caller that presents it (compared in constant time)."""
+
+    def __init__(self, token: str | None):
+        if token is not None and not token:
+            raise ValueError("the teacher token must not be empty")
+        self.token = token
+
+    @property
+    def on(self) -> bool:
+        return self.token is not None
+
+    def allows(self, given) -> bool:
+        if self.token is None:
+            return True
+        return isinstance(given, str) and secrets.compare_digest(given.encode(), self.token.encode())
+
+    def check(self, given, what: str) -> None:
+        """Refuse `what` ("stop a run") with a message that says why, unless the caller may control the runs."""
+        if self.allows(given):
+            return
+        why = ("the teacher token is wrong" if given else
+               "only the teacher controls the runs (open the teacher link printed where the server started)")
+        raise gr.Error(f"Classroom mode: you cannot {what}: {why}. You can still watch the runs.",
+                       title="Teacher only", print_exception=False)
+
+
 def run_manager(ctx) -> RunManager:
     """The app's one RunManager (module-level life: it outlives pages and tabs), kept in the app context."""
     if "runs" not in ctx.extras:
@@ -98,14 +148,16 @@ def run_manager(ctx) -> RunManager:
 
 
 def build(ctx, demo) -> None:
-    build_train_tab(run_manager(ctx), ctx.catalog, demo)
+    build_train_tab(run_manager(ctx), ctx.catalog, demo, teacher_token=ctx.teacher_token)
 
 
-def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
+def build_train_tab(manager: RunManager, catalog=None, demo=None, teacher_token: str | None = None) -> None:
     """Lay out the Train tab inside the current gr.Tab and wire its events. `catalog` (optional) receives
     the live model of each run as "live: <run id>" for the Explore tab; `demo` (optional) is the page, for what it
-    must show as soon as it opens."""
+    must show as soon as it opens; `teacher_token` (optional) turns on classroom mode: only its holder controls
+    the runs."""
     p = preset_values(DEFAULT_PRESET)
+    classroom = Classroom(teacher_token)
 
     def publish_live(run) -> None:
         """List the run's live model in the catalog while the run is active; once it stops, finishes or fails the
@@ -120,7 +172,8 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                        lr_g: float = p["lr_g"], lr_d: float = p["lr_d"], beta1: float = p["beta1"],
                        beta2: float = p["beta2"], batch_size: float = p["batch_size"],
                        n_critic: float = p["n_critic"], ema: float = p["ema"], seed: float = p["seed"],
-                       device: str = "auto", augment: bool = p["augment"]):
+                       device: str = "auto", augment: bool = p["augment"], teacher_token: str = ""):
+        classroom.check(teacher_token, "start a run")
         staged = None
         try:
             numbers = {name: check_number(name, value) for name, value in (
@@ -149,7 +202,11 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         return _call(lambda: manager.get(run_id or None).view().to_status())
 
     def control(action: str):
-        def handler(run_id: str = "") -> dict:
+        what = {"single_step": "step a run", "save": "save a run"}.get(action, f"{action} a run")
+
+        def handler(run_id: str = "", teacher_token: str = "") -> dict:
+            classroom.check(teacher_token, what)
+
             def act():
                 run = manager.get(run_id or None)
                 if action == "resume":
@@ -162,7 +219,9 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         handler.__name__ = f"{action}_training"
         return handler
 
-    def apply_live(run_id, lr_g, lr_d, n_critic, augment):
+    def apply_live(run_id, lr_g, lr_d, n_critic, augment, teacher_token=""):
+        classroom.check(teacher_token, "change a run's settings")
+
         def act():
             changed = manager.get(run_id or None).set_hyperparameters(**_live_settings(lr_g, lr_d, n_critic, augment))
             return ("changed " + ", ".join(f"{k} = {v}" for k, v in changed.items())) if changed else "no change"
@@ -177,7 +236,9 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             return [gr.skip()] * 4
         return settings["lr_g"], settings["lr_d"], settings["n_critic"], bool(settings["augment"])
 
-    def save_model(run_id):
+    def save_model(run_id: str = "", teacher_token: str = ""):
+        classroom.check(teacher_token, "save a run as a model")
+
         def act():
             run = manager.get(run_id or None)
             path = run.save_model()
@@ -198,12 +259,31 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             figures[kind] = (key, make())
         return figures[kind][1]
 
-    def buttons(run_id) -> list:
-        """Each control enabled only when it can act on the picked run as it is now (gan.runs' own rules)."""
-        acts = manager.actions(run_id or None)
-        return [gr.update(interactive=acts[k]) for k in ("start", *CONTROLS)]
+    def buttons(run_id, teacher_token) -> list:
+        """Each control enabled only when it can act on the picked run as it is now (gan.runs' own rules), and,
+        in classroom mode, only for the teacher: Start, Pause, Resume, Step, Stop, Save, Delete, Apply, Fork."""
+        allowed = classroom.allows(teacher_token)
+        acts = {**manager.actions(run_id or None), "delete": manager.deletable(run_id or None),
+                "apply": True, "fork": True}
+        return [gr.update(interactive=allowed and acts[k]) for k in ("start", *CONTROLS, "delete", "apply", "fork")]
 
-    def snapshot(run_id, seen):
+    def delete_run(run_id, confirmed, teacher_token=""):
+        """Delete the picked run (not while it trains or sits paused) once "yes, delete it" is ticked: its folder
+        goes, and with it its place in the Run list and the Explore catalog."""
+        classroom.check(teacher_token, "delete a run")
+
+        def act():
+            run = manager.get(run_id or None)
+            if not confirmed:
+                return gr.skip(), gr.skip(), (f"Tick **yes, delete it** first: deleting removes run {run.id}, its "
+                                              "checkpoints and its model for good.")
+            manager.delete(run.id)
+            if catalog is not None:
+                catalog.refresh()
+            return _after_delete(manager), False, f"Deleted run {run.id}, its checkpoints and its model."
+        return _call(act)
+
+    def snapshot(run_id, seen, teacher_token=""):
         """What the timer shows: status line, loss curves, sample grid, quality monitor, checkpoint list, and
         which buttons can act. `seen` (per page) remembers what this page already has, so an unchanged picture
         is not sent again."""
@@ -211,7 +291,11 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         try:
             run = manager.get(run_id or None)
         except GanInputError:
-            return (_status_line(None), None, None, None, "", gr.update(), gr.update(), {}, *buttons(None), {})
+            # A picked run that is gone (deleted meanwhile, maybe by another page) leaves the list, and the page
+            # moves on to the newest run left, as Delete run itself does (a tick sent before it may land after it).
+            pick = _after_delete(manager) if run_id else gr.update()
+            return (_status_line(None), None, None, None, "", gr.update(), pick, {},
+                    *buttons(None, teacher_token), {})
         view = run.view()
         history = run.history_copy()
 
@@ -245,7 +329,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
             travel = _travel_slider(steps, start=first)
         choices = gr.update(choices=_run_choices(manager), value=run.id) if run_id != run.id else gr.update()
         return (_status_line(view), plot, grid, quality, verdict, travel, choices, view.to_status(),
-                *buttons(run.id), seen)
+                *buttons(run.id, teacher_token), seen)
 
     def time_travel(run_id, step, seed):
         """The run at the checkpoint nearest `step`: the fixed latents' grid and one seed's image."""
@@ -265,7 +349,9 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                                                       f"{steps[-1]:,}, at {check_fps(fps):g} per second")
         return _call(act)
 
-    def fork(run_id, step, lr_g, lr_d, n_critic, augment):
+    def fork(run_id, step, lr_g, lr_d, n_critic, augment, teacher_token=""):
+        classroom.check(teacher_token, "fork a run")
+
         def act():
             run = manager.get(run_id or None)
             at, _ = run.timeline.nearest(step)
@@ -277,6 +363,10 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
     # ------------------------------------------------------------------------------------------ layout
     gr.Markdown("Pick a preset (or your own settings), press **Start**, and watch the GAN learn. The run keeps "
                 "going if you reload or close the page; come back any time.")
+    # Classroom mode: why the controls are off (or that this browser is the teacher's), set when the page opens.
+    rights_md = gr.Markdown(STUDENT_LINE if classroom.on else "", visible=classroom.on, elem_id="train-rights")
+    # The token this page sends with every control: the kept teacher token once the page has checked it, else "".
+    teacher_box = gr.Textbox("", visible=False, label="teacher token")
     with gr.Row():
         with gr.Column(scale=2):
             preset = gr.Dropdown(list(TRAIN_PRESETS), value=DEFAULT_PRESET, label="Preset")
@@ -286,7 +376,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                 loss = gr.Dropdown(list(LOSSES), value=p["loss"], label="Loss")
             # Shown only for the two upload choices, at Gradio's own height (a short box cut its text off).
             upload = gr.File(label="Upload (.zip of images or .csv of x,y points)", file_types=[".zip", ".csv"],
-                             type="filepath", visible=False, elem_id="train-upload")
+                             type="filepath", visible=False, elem_id="train-upload", interactive=not classroom.on)
             with gr.Row():
                 conditional = gr.Checkbox(value=p["conditional"], label="class-conditional")
                 spectral_norm = gr.Checkbox(value=p["spectral_norm"], label="spectral norm on D")
@@ -311,13 +401,16 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                                    elem_id="train-run")
             # Enabled by the snapshot (on load, on every tick, after every press): none can act before it says so.
             with gr.Row():
-                start_btn = gr.Button("Start", variant="primary", elem_id="train-start")
+                start_btn = gr.Button("Start", variant="primary", elem_id="train-start", interactive=not classroom.on)
                 pause_btn = gr.Button("Pause", elem_id="train-pause", interactive=False)
                 resume_btn = gr.Button("Resume", elem_id="train-resume", interactive=False)
             with gr.Row():
                 step_btn = gr.Button("Step", elem_id="train-step", interactive=False)
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop", interactive=False)
                 save_btn = gr.Button("Save as model", elem_id="train-save", interactive=False)
+            with gr.Row(equal_height=True):
+                delete_confirm = gr.Checkbox(False, label="yes, delete it", elem_id="train-delete-confirm")
+                delete_btn = gr.Button("Delete run", elem_id="train-delete", interactive=False)
             action_msg = gr.Markdown("", elem_id="train-message")
             with gr.Accordion("Change while it runs", open=False):
                 live_lr_g = gr.Number(p["lr_g"], label=FIELD_LABELS["lr_g"], elem_id="train-live-lr-g")
@@ -325,7 +418,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
                 live_n_critic = gr.Number(p["n_critic"], label=FIELD_LABELS["n_critic"], precision=0,
                                           elem_id="train-live-n-critic")
                 live_augment = gr.Checkbox(p["augment"], label="augment D's images", elem_id="train-live-augment")
-                apply_btn = gr.Button("Apply", elem_id="train-apply")
+                apply_btn = gr.Button("Apply", elem_id="train-apply", interactive=not classroom.on)
     status_md = gr.Markdown(_status_line(None), elem_id="train-status")
     with gr.Row():
         grid_img = gr.Image(label="Samples from fixed noise (EMA generator)", elem_id="train-grid", height=300,
@@ -349,7 +442,8 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
         with gr.Row():
             travel_fps = gr.Slider(1, 12, value=4, step=1, label="checkpoints per second", elem_id="train-travel-fps")
             play_btn = gr.Button("Play through the checkpoints", elem_id="train-travel-play")
-            fork_btn = gr.Button("Fork from here (with the live settings above)", elem_id="train-fork")
+            fork_btn = gr.Button("Fork from here (with the live settings above)", elem_id="train-fork",
+                                 interactive=not classroom.on)
     status_json = gr.JSON(label="Status (JSON)", visible=False)
 
     # ------------------------------------------------------------------------------------------- events
@@ -362,48 +456,74 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None) -> None:
     timer = gr.Timer(1.0)
     seen = gr.State({})
     outputs = [status_md, loss_plot, grid_img, quality_plot, quality_note, travel, run_pick, status_json,
-               start_btn, pause_btn, resume_btn, step_btn, stop_btn, save_btn, seen]
+               start_btn, pause_btn, resume_btn, step_btn, stop_btn, save_btn, delete_btn, apply_btn, fork_btn, seen]
     # Gradio keeps a hidden progress tracker's text ("processing | 0.7/0.9s") inside each output, where it reads
     # as part of the status line: the watch's progress goes to the invisible JSON alone.
-    watch = dict(fn=snapshot, inputs=[run_pick, seen], outputs=outputs, show_progress="hidden",
+    watch = dict(fn=snapshot, inputs=[run_pick, seen, teacher_box], outputs=outputs, show_progress="hidden",
                  show_progress_on=[status_json], api_visibility="private", concurrency_limit=None)
-    start_btn.click(start_training, form, [status_json, run_pick], api_name="start_training",
+    start_btn.click(start_training, [*form, teacher_box], [status_json, run_pick], api_name="start_training",
                     concurrency_id="train-control").then(**watch)
     for btn, action in ((pause_btn, "pause"), (resume_btn, "resume"), (step_btn, "single_step"),
                         (stop_btn, "stop")):
         api = {"single_step": "step_training"}.get(action, f"{action}_training")
-        btn.click(control(action), run_pick, status_json, api_name=api, concurrency_id="train-control",
+        btn.click(control(action), [run_pick, teacher_box], status_json, api_name=api, concurrency_id="train-control",
                   show_progress="hidden").then(**watch)  # the page shows the new state (and buttons) at once
     gr.api(training_status, api_name="training_status")
     live = [live_lr_g, live_lr_d, live_n_critic, live_augment]
-    apply_btn.click(apply_live, [run_pick, *live], action_msg, api_visibility="private")
+    apply_btn.click(apply_live, [run_pick, *live, teacher_box], action_msg, api_visibility="private")
     run_pick.change(live_values, run_pick, live, show_progress="hidden", api_visibility="private")
-    save_btn.click(save_model, run_pick, action_msg, api_name="save_training_model").then(**watch)
+    save_btn.click(save_model, [run_pick, teacher_box], action_msg, api_name="save_training_model").then(**watch)
+    delete_btn.click(delete_run, [run_pick, delete_confirm, teacher_box], [run_pick, delete_confirm, action_msg],
+                     api_visibility="private", concurrency_id="train-control").then(**watch)
     travel.input(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                  api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     play_btn.click(play, [run_pick, travel_fps], [travel_anim, travel_msg], api_visibility="private")
     travel_seed.submit(time_travel, [run_pick, travel, travel_seed], [travel_grid, travel_one, travel_msg],
                        api_visibility="private")
-    fork_btn.click(fork, [run_pick, travel, *live], [run_pick, action_msg],
+    fork_btn.click(fork, [run_pick, travel, *live, teacher_box], [run_pick, action_msg],
                    api_visibility="private")
     timer.tick(**watch)
     run_pick.change(**watch)
 
-    def open_page(run_id, seen):
+    def open_page(run_id, seen, teacher_token=""):
         """A page opens: the status and buttons at once (not one tick later), and the live settings filled once.
         When the snapshot moves the pick to the current run, the pick's change event fills them; a page opened on
         the run already picked gets no change event, so they are filled here. Filling them twice would undo
         what a quick user typed in between."""
-        shown = snapshot(run_id, seen)
+        shown = snapshot(run_id, seen, teacher_token)
         try:
             same = manager.get(run_id or None).id == run_id
         except GanInputError:
             same = False
         return (*shown, *(live_values(run_id) if same else [gr.skip()] * 4))
 
+    def remember_teacher(kept, request: gr.Request):
+        """Classroom mode, as a page opens: a right teacher link (?teacher=TOKEN) is kept in this browser, so a
+        later visit without it is still the teacher's; a wrong one is said so and changes nothing (a kept token
+        from an earlier server is dropped). Returns the kept token, the token this page sends with its controls,
+        the line that says who controls the runs, and the upload box (the teacher's too)."""
+        given = dict(request.query_params).get("teacher") if request is not None else None
+        note = ""
+        if given is not None:
+            if classroom.allows(given):
+                kept = given
+            else:
+                note = f"⚠ {WRONG_LINK}\n\n"
+        if not classroom.allows(kept):
+            kept = ""
+        teacher = bool(kept)
+        return kept, kept, note + (TEACHER_LINE if teacher else STUDENT_LINE), gr.update(interactive=teacher)
+
     if demo is not None:
-        demo.load(open_page, [run_pick, seen], outputs + live, show_progress="hidden",
-                  show_progress_on=[status_json], api_visibility="private")
+        page = dict(fn=open_page, inputs=[run_pick, seen, teacher_box], outputs=outputs + live,
+                    show_progress="hidden", show_progress_on=[status_json], api_visibility="private")
+        if classroom.on:
+            kept = gr.BrowserState("", storage_key=TEACHER_STORAGE_KEY)
+            demo.load(remember_teacher, kept, [kept, teacher_box, rights_md, upload], show_progress="hidden",
+                      api_visibility="private").then(**page).then(None, teacher_box, None, js=FORGET_LINK_JS,
+                                                                 api_visibility="private")
+        else:
+            demo.load(**page)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -441,6 +561,12 @@ def _run_choices(manager: RunManager) -> list[str]:
     """The Run list, the newest run first."""
     manager.rescan()
     return [r.id for r in manager.newest_first()]
+
+
+def _after_delete(manager: RunManager):
+    """The Run list once the picked run is gone: the runs left, the newest picked (none when none is left)."""
+    left = _run_choices(manager)
+    return gr.update(choices=left, value=left[0] if left else "")
 
 
 def _call(fn):
