@@ -579,7 +579,8 @@ def _call(fn):
 
 def _refusal(e: GanInputError) -> gr.Error:
     """The library's message as the page shows it: a setting named as this page labels it (FIELD_LABELS), not as
-    a flag, under a title that says what to do ("Check the form"), not just "Error"."""
+    a flag, with a title that says what to do ("Check the form") for clients that show it (the page of Gradio
+    6.31 still titles its toast "Error")."""
     if isinstance(e, FieldError) and e.field in FIELD_LABELS:
         return gr.Error(e.worded(FIELD_LABELS[e.field]), title="Check the form", print_exception=False)
     return gr.Error(str(e), title="Not possible", print_exception=False)
