@@ -109,12 +109,12 @@ class Run:
         self.session: TrainingSession | None = None
         self.thread: threading.Thread | None = None
         self.commands: "queue.Queue[tuple[Callable, Future]]" = queue.Queue()
-        self.history: list[dict] = [e for e in read_metrics(folder) if "loss_d" in e][-HISTORY_LIMIT:]
-        self.changes: list[dict] = [e for e in read_metrics(folder) if e.get("event") == "change"]
+        logged = read_metrics(folder)          # read once: the history, changes, monitor readings and ending
+        self.history: list[dict] = [e for e in logged if "loss_d" in e][-HISTORY_LIMIT:]
+        self.changes: list[dict] = [e for e in logged if e.get("event") == "change"]
         # The monitor's readings are logged with the run, so a restarted server still shows its history.
-        self.quality_history: list[dict] = [_reading(e) for e in read_metrics(folder)
-                                            if e.get("event") == "quality"]
-        self.step = self._step_on_disk()
+        self.quality_history: list[dict] = [_reading(e) for e in logged if e.get("event") == "quality"]
+        self.step = max([e["step"] for e in logged if "step" in e] or [0])
         self.grid: np.ndarray | None = None
         self.grid_version = 0                  # bumped with every new grid, so viewers fetch only new ones
         self.live = None                       # GeneratorPipeline on a copy of the EMA generator
@@ -131,15 +131,15 @@ class Run:
         if self.step >= self.cfg.steps and (folder / MODEL_FILE).is_file():
             self.state = "finished"
         else:
-            self._read_ending()
+            self._read_ending(logged)
 
     # --------------------------------------------------------------------------------------- queries
-    def _read_ending(self) -> None:
+    def _read_ending(self, logged: list[dict]) -> None:
         """How an unfinished run on disk ended, from its log: stopped by a user, failed (with its message), or
         neither, which means the server went away while it trained: interrupted, and Resume picks it up from its
         last checkpoint."""
         last = None
-        for e in read_metrics(self.folder):
+        for e in logged:
             if "loss_d" in e or e.get("event") in ("stopped", "failed"):
                 last = e
         if last is None or self.step == 0:
@@ -152,9 +152,6 @@ class Run:
             self.message = (f"interrupted at step {self.step:,} of {self.cfg.steps:,} when the server stopped: "
                             f"press Resume to continue from its last checkpoint"
                             + (f" (step {saved[-1]:,})" if saved else ""))
-
-    def _step_on_disk(self) -> int:
-        return max([e["step"] for e in read_metrics(self.folder) if "step" in e] or [0])
 
     @property
     def active(self) -> bool:

@@ -344,9 +344,10 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None, teacher_token:
         """The run through all its checkpoints as an animated GIF (written into the run's folder)."""
         def act():
             run = manager.get(run_id or None)
-            steps = run.timeline.save_animation(run.folder / TIMELAPSE_FILE, fps=check_fps(fps))
+            # The slider's own range (1 to 12) is enforced by Gradio, for the page and for API callers alike.
+            steps = run.timeline.save_animation(run.folder / TIMELAPSE_FILE, fps=float(fps))
             return str(run.folder / TIMELAPSE_FILE), (f"{len(steps)} checkpoints, step {steps[0]:,} to "
-                                                      f"{steps[-1]:,}, at {check_fps(fps):g} per second")
+                                                      f"{steps[-1]:,}, at {float(fps):g} per second")
         return _call(act)
 
     def fork(run_id, step, lr_g, lr_d, n_critic, augment, teacher_token=""):
@@ -537,17 +538,6 @@ def _travel_slider(steps: list[int], start: bool):
     value = {"value": low} if start else {}
     return gr.update(minimum=low, maximum=high, step=1, **value,
                      label=f"Step ({len(steps)} checkpoints: {steps[0]:,} … {steps[-1]:,})")
-
-
-def check_fps(value) -> float:
-    """The animation's speed: 1 to 12 checkpoints a second."""
-    try:
-        fps = float(value)
-    except (TypeError, ValueError):
-        raise GanInputError(f"checkpoints per second must be a number from 1 to 12, got {value!r}") from None
-    if not 1 <= fps <= 12:
-        raise GanInputError(f"checkpoints per second must be a number from 1 to 12, got {fps:g}")
-    return fps
 
 
 def metrics_for(run) -> bool:
