@@ -11,12 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-
-def open_app(page, url):
-    page.goto(url)
-    img = page.locator("#generated img")
-    expect(img).to_be_visible(timeout=60_000)
-    return img
+from tests.test_app_browser import open_app
 
 
 def pick_model(page, name):
