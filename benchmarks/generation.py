@@ -8,7 +8,7 @@ Every figure is a median over repeats after a warm-up (also p95 and the best for
 2-core machine the median of a 1-image forward is dominated by the intra-op threads waiting for each other, and the
 best shows what the code costs by itself), timed in this one process:
   explore_ms        seed -> z -> G -> uint8 -> upscaled view, one image (the Explore handler's work; with
-                    gan.explore present, its own latent_for + render_image_view without the neighbours strip)
+                    gan.render present, its own latent_for + render_image_view without the neighbours strip)
   decode_b1_ms      pipe.decode of one latent (the network alone)
   decode_b64_img_s  pipe.decode of 64 latents, images per second
   pipe_b64_img_s    pipe(seeds=range(64)) -> 64 PIL images (latents, network, conversion)
@@ -55,9 +55,9 @@ def p95(values: list[float]) -> float:
 
 
 def explore_fn(pipe):
-    """The Explore tab's work for one image: gan.explore's own functions when they are there."""
+    """The Explore tab's work for one image: gan.render's own functions when they are there."""
     try:
-        from gan.explore import latent_for, render_image_view
+        from gan.render import latent_for, render_image_view
     except ImportError:
         def view(seed=[0]):
             seed[0] += 1
@@ -70,7 +70,7 @@ def explore_fn(pipe):
         seed[0] += 1
         return render_image_view(pipe, latent_for(pipe, seed[0]), None, neighbours=False)
 
-    return view, "gan.explore.latent_for + render_image_view (no neighbours strip)"
+    return view, "gan.render.latent_for + render_image_view (no neighbours strip)"
 
 
 def main(argv=None) -> int:

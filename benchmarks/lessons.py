@@ -69,7 +69,7 @@ def _image_coverage(cfg) -> dict:
     import torch
 
     from gan import metrics
-    from gan.training import Trainer
+    from gan.trainer import Trainer
 
     t = Trainer(cfg)
     for _ in range(cfg.steps):

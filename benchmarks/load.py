@@ -63,7 +63,7 @@ def has_generator(folder: Path) -> bool:
 def tiny_weights(folder: Path) -> Path:
     """Two tiny generators (an MNIST DCGAN and a conditional one), a few real steps each."""
     from gan.config import TrainConfig
-    from gan.training import Trainer
+    from gan.trainer import Trainer
 
     folder.mkdir(parents=True, exist_ok=True)
     tiny = dict(g_width=8, d_width=8, batch_size=16, z_dim=16, log_every=1, sample_every=1000,

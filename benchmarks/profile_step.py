@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gan.config import TrainConfig  # noqa: E402
-from gan.training import Trainer  # noqa: E402
+from gan.trainer import Trainer  # noqa: E402
 
 PHASES = ("(1) D step", "(2) G step", "(3) EMA")
 PARTS = ("data: real batch", "data: noise", "Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad")

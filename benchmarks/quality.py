@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 from gan import metrics  # noqa: E402
 from gan.config import TrainConfig  # noqa: E402
 from gan.pipeline import pipeline_from_modules  # noqa: E402
-from gan.training import Trainer  # noqa: E402
+from gan.trainer import Trainer  # noqa: E402
 
 LOSSES = ("bce", "lsgan", "hinge", "wgan-gp")
 # PacGAN Table 1, 2D-grid (2,500 samples; modes with a high-quality sample; share within 3 sigma of a mode).

@@ -34,7 +34,7 @@ for p in (ROOT, ROOT / "benchmarks"):
 from gan import metrics  # noqa: E402
 from gan.config import TrainConfig  # noqa: E402
 from gan.pipeline import pipeline_from_modules  # noqa: E402
-from gan.session import TrainingSession  # noqa: E402
+from gan.rundir import TrainingSession  # noqa: E402
 from train_throughput import Recipe, recipe_dataset, write_mnist_idx  # noqa: E402
 
 

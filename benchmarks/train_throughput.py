@@ -50,8 +50,8 @@ if str(ROOT) not in sys.path:
 from gan.config import ModelConfig, TrainConfig  # noqa: E402
 from gan.data import MNIST_10K  # noqa: E402
 from gan.models import build_discriminator, build_generator  # noqa: E402
-from gan.session import TrainingSession  # noqa: E402
-from gan.training import Trainer  # noqa: E402
+from gan.rundir import TrainingSession  # noqa: E402
+from gan.trainer import Trainer  # noqa: E402
 
 # Steps per timed round, rounds per way, warm-up steps per way; per config and device type. On this shared 2-core
 # CPU one 28x28 step at batch 64 takes 0.5-2 s and one 64x64 step 10-30 s, and how long a step takes depends mostly

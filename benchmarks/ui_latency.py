@@ -128,7 +128,7 @@ def handler_times(model: Path, n: int = 200) -> dict:
 
     from gan.catalog import Catalog
     from gan.ui.app import AppContext
-    from gan.ui.explore import _view
+    from gan.ui.explore_tab import _view
 
     folder = Path(tempfile.mkdtemp(prefix="ganscope-bench-"))
     shutil.copy(model, folder / model.name)

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gan.errors import GanInputError
+from gan.run_files import MODEL_FILE
 
 GENERATOR_FORMAT = "ganscope"
 CLASSIFIER_FORMAT = "ganscope-classifier"
 MAX_HEADER_BYTES = 16 * 2 ** 20
-RUN_MODEL_FILE = "generator.safetensors"   # gan.checkpoint.RUN_MODEL_FILE (not imported: it pulls in torch)
 LIVE_DIRECTIONS_MAX_AGE_S = 30.0           # a live model's weights move: recompute its directions now and then
 
 
@@ -165,7 +165,7 @@ class Catalog:
                 self._scan_one(p, p.stem, "shipped", found, problems)
         if self.runs_dir is not None and self.runs_dir.is_dir():
             for folder in sorted(self.runs_dir.iterdir()):
-                p = folder / RUN_MODEL_FILE
+                p = folder / MODEL_FILE
                 if folder.is_dir() and p.is_file():
                     self._scan_one(p, f"run: {folder.name}", "run", found, problems)
         with self._lock:

@@ -20,11 +20,11 @@ from torch import nn
 
 from gan.config import ModelConfig
 from gan.errors import GanInputError
+from gan.run_files import MODEL_FILE
 
 FORMAT = "ganscope"
 FORMAT_VERSION = "1"
 MAX_MODEL_FILE_BYTES = 512 * 2 ** 20
-RUN_MODEL_FILE = "generator.safetensors"  # a run folder's model, written when the run finishes or is saved
 
 
 @contextlib.contextmanager
@@ -87,10 +87,10 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[st
 
     p = Path(path)
     if p.is_dir():  # a run folder stands for its model
-        if not (p / RUN_MODEL_FILE).is_file():
-            raise GanInputError(f"{str(path)!r} is a folder without a {RUN_MODEL_FILE}: a run writes it when it "
+        if not (p / MODEL_FILE).is_file():
+            raise GanInputError(f"{str(path)!r} is a folder without a {MODEL_FILE}: a run writes it when it "
                                 "finishes (or on 'Save as model'); its checkpoints/ hold the earlier steps")
-        p = p / RUN_MODEL_FILE
+        p = p / MODEL_FILE
     if not p.is_file():
         raise GanInputError(f"no such model file: {str(path)!r}")
     if p.stat().st_size > MAX_MODEL_FILE_BYTES:

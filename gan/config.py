@@ -106,7 +106,7 @@ def _check_int(name: str, value, lo: int, hi: int) -> None:
 
 
 # One limit per training number, as (low, high, whole number?, low itself allowed?), checked by check_number only:
-# gan.training.resolve_config checks every run with it (command line, Train tab, run manager), and a form checks
+# gan.trainer.resolve_config checks every run with it (command line, Train tab, run manager), and a form checks
 # its fields with it before they become a TrainConfig.
 LIMITS = {
     "steps": (1, 10_000_000, True, True), "batch_size": (1, 65_536, True, True),

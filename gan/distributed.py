@@ -208,7 +208,7 @@ def open_session(cfg, out: Path, resume: bool, ctx: DistContext, changes: dict |
     import copy
 
     from gan.errors import GanInputError
-    from gan.session import TrainingSession
+    from gan.rundir import TrainingSession
 
     cfg = copy.deepcopy(cfg)
     cfg.device = str(ctx.device)  # cuda:<local rank> on a multi-GPU node

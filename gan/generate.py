@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gan.explore import interpolation_frames
+    from gan.render import interpolation_frames
     from gan.pipeline import load_generator
     from gan import viz
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             raise GanInputError("interpolation animations are for image models")
         if not 1 <= args.fps <= 60:                    # also refuses nan
             raise GanInputError(f"--fps must be between 1 and 60, got {args.fps}")
-        # The Interpolate tab's walk: on a conditional model the class blends along with z (gan.explore.class_mix).
+        # The Interpolate tab's walk: on a conditional model the class blends along with z (gan.render.class_mix).
         keys = [(seed, args.label) for seed in parse_seeds(args.interpolate)]
         frames = interpolation_frames(pipe, keys, args.frames, args.mode, args.loop, args.truncation)
         (viz.save_gif if suffix == ".gif" else viz.save_mp4)(out, list(frames), fps=args.fps)

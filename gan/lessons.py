@@ -143,7 +143,7 @@ def image_lesson_coverage(name: str, steps: int | None = None, n: int = 1000) ->
     """Train an image lesson in memory for its budget, then the class-coverage figures of gan.metrics on n samples
     of G: classes_covered, class_histogram, class_kl."""
     from gan import metrics
-    from gan.training import Trainer
+    from gan.trainer import Trainer
 
     cfg = train_config(name, steps)
     t = Trainer(cfg)

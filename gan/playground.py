@@ -146,7 +146,7 @@ class Playground:
     # ------------------------------------------------------------------------------------ set-up
     def reset(self, config: PlaygroundConfig | None = None, dataset: Dataset | None = None) -> None:
         """Fresh networks from the config's seed (the same seed gives the same run, step for step)."""
-        from gan.training import Trainer
+        from gan.trainer import Trainer
 
         with self.lock:
             config = copy.deepcopy(config) if config is not None else self.config

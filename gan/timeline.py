@@ -3,7 +3,7 @@ there, as a grid (or, for 2-D data, a point cloud).
 
 Time travel asks for the same few snapshots again and again (a slider dragged back and forth, an animation played
 twice), so each snapshot's generator and picture are made once and kept, a bounded number of them, per run. One
-snapshot file is a few hundred kilobytes and never changes once written (gan.session writes it atomically), so a
+snapshot file is a few hundred kilobytes and never changes once written (gan.rundir writes it atomically), so a
 cached picture stays true; a run cut back on resume rewrites its later files, which changes their mtime and so their
 cache key.
 """
@@ -24,7 +24,7 @@ KEEP_PICTURES = 256      # pictures kept: about 180 KB each for a 28x28 grid
 
 
 class Timeline:
-    """The snapshots of one run folder (gan.session.list_snapshots), with cached generators and pictures.
+    """The snapshots of one run folder (gan.rundir.list_snapshots), with cached generators and pictures.
     Thread-safe: any number of viewers may ask at once; each snapshot is decoded once."""
 
     def __init__(self, folder: Path):
@@ -34,14 +34,14 @@ class Timeline:
         self._lock = threading.Lock()
 
     def steps(self) -> list[int]:
-        from gan.session import list_snapshots
+        from gan.rundir import list_snapshots
 
         return [s for s, _ in list_snapshots(self.folder)]
 
     def nearest(self, step) -> tuple[int, Path]:
         """The snapshot closest to `step` (the later one on a tie), so a slider that moves in steps can land
         anywhere and still show a real checkpoint."""
-        from gan.session import list_snapshots
+        from gan.rundir import list_snapshots
 
         snaps = list_snapshots(self.folder)
         if not snaps:

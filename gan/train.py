@@ -92,7 +92,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def resume_changes(args: argparse.Namespace) -> dict:
     """The live settings given on this command line: with --resume they change the run from its checkpoint on
     (e.g. add --augment or lower --lr-g for the rest of a run); every other setting stays the run's own."""
-    from gan.training import LIVE_SETTINGS
+    from gan.trainer import LIVE_SETTINGS
 
     return {k: getattr(args, k) for k in LIVE_SETTINGS if getattr(args, k) is not None}
 
@@ -103,7 +103,7 @@ def default_out(cfg: TrainConfig) -> Path:
 
 
 def dry_run(cfg: TrainConfig) -> None:
-    from gan.training import Trainer
+    from gan.trainer import Trainer
 
     trainer = Trainer(cfg)
     trainer.d_step()
@@ -139,8 +139,9 @@ def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
     from tqdm import tqdm
 
     from gan import distributed
-    from gan.session import TrainingSession
-    from gan.training import CHECKPOINT, saved_train_config
+    from gan.rundir import TrainingSession
+    from gan.run_files import CHECKPOINT
+    from gan.rundir import saved_train_config
 
     out = Path(args.out) if args.out else default_out(cfg)
     if ctx is not None:

@@ -93,7 +93,7 @@ def in_process(module, *args, cwd=None) -> subprocess.CompletedProcess:
 def _train_tiny(path: Path, steps: int = 3, **kw) -> None:
     """A few real training steps on the bundled data, saved as a model file (the EMA generator + D)."""
     from gan.config import TrainConfig
-    from gan.training import Trainer
+    from gan.trainer import Trainer
 
     t = Trainer(TrainConfig(**{**TINY_TRAIN, **kw}))
     for _ in range(steps):
@@ -158,7 +158,7 @@ def launch_explore(weights: Path, runs: Path):
     """(demo, url): the Explore tab alone on a weights folder, served on a free port (close the demo after)."""
     from gan.ui.app import build_demo, launch_kwargs
 
-    demo = build_demo(weights, runs, device="cpu", tabs=["gan.ui.explore"])
+    demo = build_demo(weights, runs, device="cpu", tabs=["gan.ui.explore_tab"])
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **launch_kwargs())
     return demo, url

@@ -294,7 +294,7 @@ def test_a_weights_folder_of_bad_files_still_serves_the_good_ones(app, weights_d
     (folder / "notes.txt").write_text("not a model")
     bad = ("pickle", "truncated", "empty", "photo", "shapes", "arch", "huge")
 
-    demo = build_demo(folder, tmp_path / "runs", device="cpu", tabs=["gan.ui.explore", "gan.ui.interpolate"])
+    demo = build_demo(folder, tmp_path / "runs", device="cpu", tabs=["gan.ui.explore_tab", "gan.ui.interpolate_tab"])
     catalog = demo.ganscope.catalog
     assert "good" in catalog.names()
     kwargs = {**launch_kwargs(), "max_file_size": "2kb"}       # the app's cap, made small enough to hit here

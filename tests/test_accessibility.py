@@ -119,7 +119,7 @@ def test_playground_on_a_projector_page_and_from_the_keyboard(wide_page, app_url
     it says what it shows. Tab from the lesson picker reaches Play (with a visible focus ring), Enter presses it;
     Tab moves on to Pause, Space presses it."""
     from gan.playground import FRAME_GAP
-    from gan.ui.playground import VIEW_SIZE
+    from gan.ui.playground_tab import VIEW_SIZE
 
     page = wide_page
     page.goto(app_url)

@@ -58,7 +58,7 @@ def test_directions_are_unit_deterministic_and_cached(weights_dir):
 
 def test_bookmarks_round_trip_and_refuse_junk():
     from gan.errors import GanInputError
-    from gan.explore import make_bookmark, parse_bookmark
+    from gan.render import make_bookmark, parse_bookmark
     import json
 
     mark = make_bookmark("tiny-mnist", 42, 0.7, None, [1.0, -0.5], {3: 0.25})
@@ -133,7 +133,7 @@ def test_one_cpu_thread_is_pinned_per_thread_only():
 
     import torch
 
-    from gan import explore
+    from gan import render as explore
 
     saved = torch.get_num_threads()
     torch.set_num_threads(2)   # the suite runs on one thread (tests/conftest.py): give the caller two to keep
@@ -160,7 +160,7 @@ def test_an_empty_weights_folder_is_a_message_not_a_crash(tmp_path):
     from tests.conftest import free_port
 
     (tmp_path / "w").mkdir()
-    demo = build_demo(tmp_path / "w", tmp_path / "r", device="cpu", tabs=["gan.ui.explore", "gan.ui.interpolate"])
+    demo = build_demo(tmp_path / "w", tmp_path / "r", device="cpu", tabs=["gan.ui.explore_tab", "gan.ui.interpolate_tab"])
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **launch_kwargs())
     try:

@@ -7,7 +7,7 @@ from gan.augment import cutout, diff_augment, parse_policy, translate
 from gan.config import TrainConfig
 from gan.data import load_dataset
 from gan.errors import GanInputError
-from gan.training import Trainer
+from gan.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

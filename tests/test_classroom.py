@@ -27,7 +27,7 @@ def classroom(tmp_path_factory):
     from gan.ui.app import build_demo, launch_kwargs
 
     demo = build_demo(tmp_path_factory.mktemp("w"), tmp_path_factory.mktemp("r"), device="cpu",
-                      tabs=["gan.ui.playground"], max_playgrounds=1)
+                      tabs=["gan.ui.playground_tab"], max_playgrounds=1)
     assert "playgrounds" not in demo.ganscope.extras or len(demo.ganscope.extras["playgrounds"]) == 0
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, server_name="127.0.0.1",
                                                                server_port=free_port(), quiet=True, **launch_kwargs())
@@ -147,7 +147,7 @@ def test_an_unknown_or_dropped_visitor_id_gets_a_fresh_playground(browser, class
     """A browser holding a value the server cannot read (another server's, or tampered with) and a browser whose
     Playground the server dropped both get a fresh Playground, without an error."""
     demo, url = classroom
-    from gan.ui.playground import VISITOR_KEY
+    from gan.ui.playground_tab import VISITOR_KEY
 
     garbage = (f"if (!sessionStorage.getItem('planted')) {{ sessionStorage.setItem('planted', '1'); "
                f"localStorage.setItem({VISITOR_KEY!r}, 'bm90IG91cnM=:bm90IG91cnMgZWl0aGVy'); }}")  # first load only

@@ -13,7 +13,7 @@ import torch
 import torch.multiprocessing as mp
 
 from gan.config import TrainConfig
-from gan.training import Trainer
+from gan.trainer import Trainer
 from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]

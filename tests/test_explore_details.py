@@ -90,7 +90,7 @@ def test_picker_text_stops_before_the_arrow_at_laptop_width(browser, app_url, de
 
 # ------------------------------------------------------------------------------------------------ neighbours
 def test_neighbour_tiles_carry_their_direction_values(weights_dir):
-    from gan import explore as ex
+    from gan import render as ex
     from gan.directions import compute_directions
     from gan.pipeline import load_generator
 
@@ -143,7 +143,7 @@ def test_share_link_has_a_copy_button_that_copies_it(browser, app_url):
 
 # ------------------------------------------------------------------------------------------------ D's score
 def test_score_text_reads_each_loss_on_its_scale():
-    from gan.explore import ScoreReference, score_text
+    from gan.render import ScoreReference, score_text
 
     bce = score_text(2.0, "bce")
     assert "probability that this image is real" in bce and "0.88" in bce   # sigmoid(2) = 0.881
@@ -176,7 +176,7 @@ def _generate_until(client, text, deadline_s=30.0, **kw):
     ("tiny-grid25", "probability that this point is real", "real points"),
 ])
 def test_score_comes_with_the_scale_of_real_data(client, demo, model, meaning, real):
-    from gan.explore import score_reference
+    from gan.render import score_reference
 
     score = _generate_until(client, "For scale", seed=4, model=model)
     assert "D's score" in score and meaning in score
@@ -189,7 +189,7 @@ def test_score_comes_with_the_scale_of_real_data(client, demo, model, meaning, r
 def test_a_slow_scale_shows_by_itself_when_ready(page, weights_dir, tmp_path, monkeypatch):
     """Working out the scale may take longer than a model switch waits (a first load of the data): the page then
     shows it when it is ready, without the user moving anything."""
-    from gan import explore
+    from gan import render as explore
     from tests.conftest import launch_explore
 
     real = explore.score_reference
@@ -210,7 +210,7 @@ def test_a_slow_scale_shows_by_itself_when_ready(page, weights_dir, tmp_path, mo
 
 
 def test_no_reference_without_local_data_or_without_d(demo):
-    from gan.explore import score_reference
+    from gan.render import score_reference
 
     pipe = demo.ganscope.catalog.get("tiny-mnist")
     t = time.monotonic()

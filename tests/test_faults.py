@@ -30,7 +30,7 @@ def test_kill_9_at_20_random_moments(tmp_path):
     mp = multiprocessing.get_context("forkserver")
     # what a run imports, some of it lazily (Adam's first use imports torch._dynamo: 2 s), so that a child starts
     # training at once and the time goes on kills rather than imports
-    mp.set_forkserver_preload(["gan.train", "gan.session", "gan.training", "gan.viz", "tqdm", "torch._dynamo",
+    mp.set_forkserver_preload(["gan.train", "gan.rundir", "gan.trainer", "gan.viz", "tqdm", "torch._dynamo",
                                "torchvision", "PIL.Image"])
     resumed_steps = []
     for kill in range(KILLS):

@@ -44,7 +44,7 @@ def test_integer_labels_give_the_plain_embedding_lookup(cond_pipe):
 
 
 def test_a_walk_between_two_classes_blends_them(cond_pipe):
-    from gan.explore import interpolation_frames
+    from gan.render import interpolation_frames
 
     # one seed, two classes: only the class input moves, by a quarter at each frame
     frames = interpolation_frames(cond_pipe, [(3, 1), (3, 7)], 5, mode="linear")
@@ -68,7 +68,7 @@ def test_bad_class_weights_are_refused(cond_pipe, weights, words):
 
 
 def test_the_strip_caption_says_what_it_shows():
-    from gan.ui.interpolate import strip_frames
+    from gan.ui.interpolate_tab import strip_frames
 
     assert strip_frames(24) == (list(range(24)), "Frames: all 24")
     pick, caption = strip_frames(60)
@@ -89,7 +89,7 @@ def test_the_animation_blends_classes(client):
 
 
 def test_the_strip_shows_every_frame_or_every_kth(client):
-    from gan.ui.interpolate import STRIP_CELL
+    from gan.ui.interpolate_tab import STRIP_CELL
 
     tile = 28 * (STRIP_CELL // 28)                          # a 28x28 frame, upscaled by a whole factor
     _, strip, *_ = client.predict(model="tiny-mnist", keyframes="1, 2", frames=24, api_name="/interpolate")

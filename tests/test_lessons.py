@@ -51,7 +51,7 @@ def _median(values) -> float:
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """The Playground trains on one thread (gan.ui.playground), and these small nets are fastest that way."""
+    """The Playground trains on one thread (gan.ui.playground_tab), and these small nets are fastest that way."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

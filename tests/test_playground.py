@@ -214,7 +214,7 @@ def test_playgrounds_limit_self_pause_and_drop():
     No thread exists before the first Play."""
     import threading
 
-    from gan.playgrounds import Playgrounds, PlaygroundsBusy
+    from gan.playground_manager import Playgrounds, PlaygroundsBusy
 
     clock = _Clock()
     reg = Playgrounds(max_playing=1, clock=clock)
@@ -253,7 +253,7 @@ def test_many_visitors_press_play_at_once():
     fails, and every visitor still answers."""
     import threading
 
-    from gan.playgrounds import Playgrounds, PlaygroundsBusy
+    from gan.playground_manager import Playgrounds, PlaygroundsBusy
 
     reg = Playgrounds(max_playing=3)
     results, start = {}, threading.Barrier(30)
@@ -287,7 +287,7 @@ def test_visitor_ids_and_bound_pages():
     """A browser keeps an id the server issued; one in another form gets a new id, one of ours in form that the
     server never issued (or dropped) is simply a visitor with a fresh Playground. A page bound to an id acts on
     that visitor's Playground; an unbound session (an API client) is a visitor of its own."""
-    from gan.playgrounds import Playgrounds
+    from gan.playground_manager import Playgrounds
 
     reg = Playgrounds()
     new = reg.issue(None)

@@ -26,7 +26,7 @@ def playground_url(tmp_path_factory):
     from gan.ui.app import build_demo, launch_kwargs
 
     demo = build_demo(tmp_path_factory.mktemp("w"), tmp_path_factory.mktemp("r"), device="cpu",
-                      tabs=["gan.ui.playground"])
+                      tabs=["gan.ui.playground_tab"])
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **launch_kwargs())
     _DEMO["demo"] = demo
@@ -99,7 +99,7 @@ def test_hand_drawn_strokes_become_points():
     import numpy as np
 
     from gan.errors import GanInputError
-    from gan.ui.playground import sketch_to_points
+    from gan.ui.playground_tab import sketch_to_points
 
     canvas = np.zeros((200, 200, 4), np.uint8)          # the editor's transparent canvas
     canvas[50:60, 20:180] = (0, 0, 0, 255)              # one black horizontal stroke
@@ -158,7 +158,7 @@ def test_a_play_pressed_during_a_reset_is_kept():
     """app.py lets two playground events run at once; a reset saved the playing flag, and a Play that came in
     meanwhile was undone when the reset put the old value back (one step, then stopped)."""
     from gan.playground import PlaygroundConfig
-    from gan.playgrounds import PlaygroundSession
+    from gan.playground_manager import PlaygroundSession
 
     mgr = PlaygroundSession()
     try:
@@ -206,7 +206,7 @@ def test_reset_to_lesson_restores_its_settings_and_reset_keeps_mine(page, playgr
 def test_drawing_points_is_one_step_on_a_large_canvas(page, playground_url):
     """Paint on the canvas (the brush is ready: no tool to pick) and press Use my drawing: the run restarts on the
     drawn points. The canvas is large and its label is not cut off."""
-    from gan.ui.playground import DRAW_SIZE
+    from gan.ui.playground_tab import DRAW_SIZE
 
     page.set_viewport_size({"width": 1280, "height": 1000})
     page.goto(playground_url)

@@ -6,8 +6,9 @@ import gan
 from gan.config import ModelConfig, TrainConfig
 from gan.models import build_discriminator, build_generator
 from gan.progan import schedule
-from gan.session import TrainingSession
-from gan.training import MODEL_FILE, Trainer
+from gan.rundir import TrainingSession
+from gan.run_files import MODEL_FILE
+from gan.trainer import Trainer
 
 TINY = dict(dataset="mnist", arch="progan", g_width=4, d_width=4, batch_size=8, z_dim=8, log_every=1,
             sample_every=1000, checkpoint_every=1000)

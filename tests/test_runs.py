@@ -6,8 +6,8 @@ import torch
 
 from gan.config import TrainConfig
 from gan.errors import GanInputError
-from gan.runs import RunManager
-from gan.session import list_snapshots, read_metrics
+from gan.run_manager import RunManager
+from gan.rundir import list_snapshots, read_metrics
 
 TINY = dict(g_width=8, d_width=8, batch_size=16, z_dim=16, log_every=5, checkpoint_every=20)
 
@@ -196,7 +196,7 @@ def test_the_controls_offered_are_those_that_act(manager):
 
 
 def test_images_per_second_count_training_time_only():
-    from gan.runs import RATE_MIN_STEPS, RateWindow
+    from gan.run_manager import RATE_MIN_STEPS, RateWindow
 
     w = RateWindow(seconds=10.0)
     for _ in range(RATE_MIN_STEPS - 1):
@@ -234,7 +234,7 @@ def test_a_failing_disk_pauses_the_run_and_loses_nothing(manager, monkeypatch):
 
 def _interrupted_run(runs_dir, steps_done=12, total=60):
     """A run folder as a server that went away mid-run leaves it: log lines and a checkpoint, no ending."""
-    from gan.session import TrainingSession
+    from gan.rundir import TrainingSession
 
     session = TrainingSession(TrainConfig(**TINY, dataset="mnist", steps=total), runs_dir / "mnist-dcgan-bce-cut")
     for _ in range(steps_done):

@@ -9,8 +9,9 @@ import gan
 from gan.config import TrainConfig
 from gan.errors import GanInputError, TrainingDiverged
 from gan.losses import LOSSES
-from gan.session import TrainingSession, read_metrics
-from gan.training import CHECKPOINT, MODEL_FILE, Trainer
+from gan.rundir import TrainingSession, read_metrics
+from gan.run_files import CHECKPOINT, MODEL_FILE
+from gan.trainer import Trainer
 
 TINY = dict(g_width=8, d_width=8, batch_size=16, z_dim=16, log_every=1, sample_every=1000, checkpoint_every=1000)
 

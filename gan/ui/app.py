@@ -19,7 +19,7 @@ import gradio as gr
 
 from gan.catalog import Catalog
 
-TABS = ["gan.ui.explore", "gan.ui.interpolate", "gan.ui.train_tab", "gan.ui.playground"]
+TABS = ["gan.ui.explore_tab", "gan.ui.interpolate_tab", "gan.ui.train_tab", "gan.ui.playground_tab"]
 
 # Rules every tab shares: crisp pixels wherever the browser scales an image, the message colour, pictures big enough
 # for the back of a room on a projector (the Explore image 560 px high: a 28 px digit at 20 screen px a pixel; the
@@ -89,7 +89,7 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
         with gr.Tabs():
             for path in tabs or TABS:
                 module = importlib.import_module(path)
-                with gr.Tab(module.TITLE, id=path.rsplit(".", 1)[-1]) as tab:
+                with gr.Tab(module.TITLE, id=tab_id(path)) as tab:
                     ctx.tabs[tab.id] = tab
                     module.build(ctx, demo)
         demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
@@ -98,6 +98,11 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
     describe_images(demo)
     demo.ganscope = ctx  # for tests and for tabs added later
     return demo
+
+
+def tab_id(path: str) -> str:
+    """A tab's id from its module's name, without the _tab suffix: "gan.ui.explore_tab" -> "explore"."""
+    return path.rsplit(".", 1)[-1].removesuffix("_tab")
 
 
 def describe_images(demo: gr.Blocks) -> None:

@@ -1,6 +1,6 @@
 """The Train tab: choose data, architecture and loss, press Start, and watch the run learn.
 
-Buttons only call the run manager (gan.runs), which owns the training threads; the page polls a snapshot with a
+Buttons only call the run manager (gan.run_manager), which owns the training threads; the page polls a snapshot with a
 gr.Timer, so reloading or closing it never stops a run, and any number of viewers see the same run.
 Named API endpoints: start_training, training_status, pause_training, resume_training, step_training,
 stop_training (each works with no arguments: the "DCGAN on MNIST" preset and the current run).
@@ -22,7 +22,7 @@ from gan.config import TRAIN_PRESETS, TrainConfig, check_number
 from gan.errors import FieldError, GanInputError
 from gan.losses import LOSSES
 from gan.models import ARCHITECTURES
-from gan.runs import CONTROLS, RunManager
+from gan.run_manager import CONTROLS, RunManager
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ FORGET_LINK_JS = """(token) => {
 
 def preset_values(name: str) -> dict:
     """Every field of the form for a preset: its choices plus the loss's paper settings."""
-    from gan.training import resolve_config
+    from gan.trainer import resolve_config
 
     if name not in TRAIN_PRESETS:
         raise GanInputError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
@@ -260,7 +260,7 @@ def build_train_tab(manager: RunManager, catalog=None, demo=None, teacher_token:
         return figures[kind][1]
 
     def buttons(run_id, teacher_token) -> list:
-        """Each control enabled only when it can act on the picked run as it is now (gan.runs' own rules), and,
+        """Each control enabled only when it can act on the picked run as it is now (gan.run_manager' own rules), and,
         in classroom mode, only for the teacher: Start, Pause, Resume, Step, Stop, Save, Delete, Apply, Fork."""
         allowed = classroom.allows(teacher_token)
         acts = {**manager.actions(run_id or None), "delete": manager.deletable(run_id or None),
@@ -582,7 +582,7 @@ def _augment_policy(checked) -> str:
 
 
 def _live_settings(lr_g, lr_d, n_critic, augment) -> dict:
-    """The "Change while it runs" fields as the settings Apply and Fork hand to the run (gan.training.LIVE_SETTINGS)."""
+    """The "Change while it runs" fields as the settings Apply and Fork hand to the run (gan.trainer.LIVE_SETTINGS)."""
     return {"lr_g": check_number("lr_g", lr_g), "lr_d": check_number("lr_d", lr_d),
             "n_critic": check_number("n_critic", n_critic), "augment": _augment_policy(augment)}
 

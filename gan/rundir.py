@@ -20,8 +20,8 @@ from pathlib import Path
 from gan import checkpoint as ckpt
 from gan.config import TrainConfig
 from gan.errors import GanInputError
-from gan.training import (CHECKPOINT, CONFIG_FILE, METRICS_LOG, MODEL_FILE, SAMPLES_DIR, SNAPSHOTS_DIR, Trainer,
-                          saved_train_config)
+from gan.run_files import CHECKPOINT, CONFIG_FILE, METRICS_LOG, MODEL_FILE, SAMPLES_DIR, SNAPSHOTS_DIR
+from gan.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class TrainingSession:
 
     def __init__(self, cfg: TrainConfig, out: str | Path | None, resume: bool = False, dataset=None,
                  changes: dict | None = None):
-        """`changes` (resume only): live settings (gan.training.LIVE_SETTINGS) to change from the checkpoint on,
+        """`changes` (resume only): live settings (gan.trainer.LIVE_SETTINGS) to change from the checkpoint on,
         logged as a change at that step like the Train tab's; every other setting is the run's own."""
         self.out = Path(out) if out else None
         if self.out is not None and self.out.exists() and not self.out.is_dir():
@@ -177,3 +177,16 @@ def list_snapshots(run_dir: str | Path) -> list[tuple[int, Path]]:
         except (IndexError, ValueError):
             continue
     return sorted(found)
+
+
+def saved_train_config(run_dir: str | Path) -> TrainConfig | None:
+    """The settings a run folder's config.json records; None when it has none. A damaged file is the user's to fix,
+    so it is reported as input, not as a crash."""
+    p = Path(run_dir) / CONFIG_FILE
+    if not p.is_file():
+        return None
+    try:
+        return TrainConfig.from_dict(json.loads(p.read_text())["train"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise GanInputError(f"{p} does not hold a run's settings ({e.__class__.__name__}: {e}); "
+                            "restore it or pick another --out") from None

@@ -1,6 +1,6 @@
 """The Playground tab: a 2-D GAN learning in front of you (after GAN Lab), and the guided lessons.
 
-Every visitor has their own Playground (gan.playgrounds, kept in ctx.extras["playgrounds"]: server state, on
+Every visitor has their own Playground (gan.playground_manager, kept in ctx.extras["playgrounds"]: server state, on
 purpose). A visitor is a browser: a random id issued on the first page load and kept in the browser
 (gr.BrowserState), so a reload or a second tab shows the same Playground; each page load (Gradio session) is bound
 to that id on load. An API client (gradio_client) is a visitor of its own, by its session. Training happens in the
@@ -23,7 +23,7 @@ from gan import lessons
 from gan.errors import GanInputError
 from gan.losses import LOSSES
 from gan.playground import LIVE_LABELS, PLAYGROUND_DATASETS, Playground, PlaygroundConfig
-from gan.playgrounds import FRAME_S, Playgrounds, PlaygroundsBusy, PlaygroundSession
+from gan.playground_manager import FRAME_S, Playgrounds, PlaygroundsBusy, PlaygroundSession
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def build_playground_tab(ctx, demo=None) -> None:
         return st, DRAWN, text
 
     def loss_defaults(loss):
-        from gan.training import resolve_config
+        from gan.trainer import resolve_config
         cfg = resolve_config(dataclasses.replace(PlaygroundConfig(loss=loss).train_config()))
         return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic, cfg.gp_lambda
 
@@ -360,7 +360,7 @@ def _blank_canvas() -> dict:
 
 
 def _form_values(cfg: PlaygroundConfig) -> dict:
-    from gan.training import resolve_config
+    from gan.trainer import resolve_config
 
     t = resolve_config(cfg.train_config())
     return {"dataset": cfg.dataset, "loss": cfg.loss, "optimizer": t.optimizer, "lr_g": t.lr_g, "lr_d": t.lr_d,

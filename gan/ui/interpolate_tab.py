@@ -110,7 +110,7 @@ def build(ctx, demo: gr.Blocks) -> None:
 
 
 def _interpolate(ctx, model, keyframes, mode, frames, loop, truncation, fps):
-    from gan import explore as ex
+    from gan import render as ex
     from gan import viz
 
     try:
@@ -170,7 +170,7 @@ def _ordinal(k: int) -> str:
 
 def _strip_rows(images: list) -> np.ndarray:
     """The frames in rows of at most STRIP_ROW (rows as even as can be: 24 -> 2 x 12, 13 -> 7 + 6), on white."""
-    from gan import explore as ex
+    from gan import render as ex
 
     n_rows = math.ceil(len(images) / STRIP_ROW)
     per_row = math.ceil(len(images) / n_rows)

@@ -31,12 +31,6 @@ from gan.models import ARCHITECTURES, build_discriminator, build_generator
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
-MODEL_FILE = ckpt.RUN_MODEL_FILE
-METRICS_LOG = "metrics.jsonl"
-CONFIG_FILE = "config.json"
-SAMPLES_DIR = "samples"
-SNAPSHOTS_DIR = "checkpoints"
 CHECKPOINT_STATE_VERSION = 1
 LIVE_SETTINGS = ("lr_g", "lr_d", "n_critic", "augment")  # what may change mid-run (Trainer.set_hyperparameters)
 
@@ -394,15 +388,3 @@ class Trainer:
     def save_checkpoint(self, path: str | Path) -> None:
         ckpt.save_training_state(path, self.state_dict())
 
-
-def saved_train_config(run_dir: str | Path) -> TrainConfig | None:
-    """The settings a run folder's config.json records; None when it has none. A damaged file is the user's to fix,
-    so it is reported as input, not as a crash."""
-    p = Path(run_dir) / CONFIG_FILE
-    if not p.is_file():
-        return None
-    try:
-        return TrainConfig.from_dict(json.loads(p.read_text())["train"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise GanInputError(f"{p} does not hold a run's settings ({e.__class__.__name__}: {e}); "
-                            "restore it or pick another --out") from None

@@ -12,12 +12,12 @@ first call. The server bounds what they cost:
 - frames are drawn only while a page looks at them, at most one per `frame_s` (10 a second), and a page is sent a
   frame only when it changed (its version moved).
 
-    from gan.playgrounds import Playgrounds
+    from gan.playground_manager import Playgrounds
     reg = Playgrounds(max_playing=8)
     s = reg.session("visitor-1")          # created on first use
     reg.play("visitor-1"); s.status(); reg.close()
 
-No Gradio here: the UI (gan.ui.playground) maps a page or an API client to a visitor id and shows what this says.
+No Gradio here: the UI (gan.ui.playground_tab) maps a page or an API client to a visitor id and shows what this says.
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ class PlaygroundSession:
         fn = {"d": self.pg.step_d, "g": self.pg.step_g, "both": self.pg.step_both}.get(which)
         if fn is None:
             raise GanInputError(f"step what? 'd', 'g' or 'both', not {which!r}")
-        from gan.explore import one_cpu_thread_here
+        from gan.render import one_cpu_thread_here
 
         one_cpu_thread_here()
         with self.control:
@@ -191,7 +191,7 @@ class PlaygroundSession:
             return self.version, self.frame, f"**{state}** · {self.status_text}{rate}{note}"
 
     def render(self) -> None:
-        from gan.explore import one_cpu_thread_here
+        from gan.render import one_cpu_thread_here
 
         one_cpu_thread_here()
         now = time.perf_counter()
@@ -231,7 +231,7 @@ class PlaygroundSession:
             t.join(timeout=5)
 
     def _main(self) -> None:
-        from gan.explore import one_cpu_thread_here
+        from gan.render import one_cpu_thread_here
 
         one_cpu_thread_here()  # small nets: one OpenMP thread is ~10x faster than two on a busy machine
         played = False

@@ -26,9 +26,10 @@ import numpy as np
 
 from gan.config import TrainConfig
 from gan.errors import GanInputError, TrainingDiverged
-from gan.session import TrainingSession, list_snapshots, read_metrics
+from gan.rundir import TrainingSession, list_snapshots, read_metrics, saved_train_config
 from gan.timeline import Timeline
-from gan.training import CONFIG_FILE, METRICS_LOG, MODEL_FILE, resolve_config, saved_train_config
+from gan.run_files import CONFIG_FILE, METRICS_LOG, MODEL_FILE
+from gan.trainer import resolve_config
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 see the image (or the 2-D point cloud) follow while dragging. Bookmarks and share links.
 
 The picture is a pure function of the page's view {model, seed, psi, cls, dirs, raw}: the widgets write it, the
-renderer (gan.explore) turns it into pixels. The view lives on the server per page (VIEWS), so a slider event
+renderer (gan.render) turns it into pixels. The view lives on the server per page (VIEWS), so a slider event
 sends only the slider's own value; live events skip Gradio's queue and input preprocessing, and the handler decodes
 one image on one CPU thread (the model and its directions are loaded once and cached by the catalog).
 """
@@ -214,7 +214,7 @@ def build(ctx, demo: gr.Blocks) -> None:
         return out
 
     def save_bookmark(request: gr.Request = None):
-        from gan.explore import make_bookmark
+        from gan.render import make_bookmark
 
         st = VIEWS.get(_sid(request), ctx)
         try:
@@ -230,7 +230,7 @@ def build(ctx, demo: gr.Blocks) -> None:
         return {bookmark_file: str(path), message: ""}
 
     def load_bookmark(data, request: gr.Request = None):
-        from gan.explore import parse_bookmark
+        from gan.render import parse_bookmark
 
         sid = _sid(request)
         current = VIEWS.get(sid, ctx)["model"]
@@ -257,7 +257,7 @@ def build(ctx, demo: gr.Blocks) -> None:
             _, why = _basis(ctx, model)
         except GanInputError as e:
             raise gr.Error(str(e)) from None
-        from gan.explore import score_text
+        from gan.render import score_text
 
         note = ""
         if why is not None and any(float(a or 0.0) for a in amounts):
@@ -335,7 +335,7 @@ class Widgets:
         return {self.message: f"⚠ {e}"}
 
     def view_updates(self, pipe, v, with_strip: bool = True) -> dict:
-        from gan.explore import score_text
+        from gan.render import score_text
 
         text = score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe))
         if v.active >= 0:
@@ -376,7 +376,7 @@ class Widgets:
         dvals = [float(x) for x in list(dvals)[:k]] + [0.0] * (N_DIRS - min(len(dvals), k))
         label = None
         if pipe.config.conditional:
-            from gan.explore import check_label
+            from gan.render import check_label
 
             label = check_label(pipe, c)
         raw_dict = {int(i): float(v) for i, v in (raw or {}).items()}
@@ -496,9 +496,9 @@ def _no_dirs_text(why: str) -> str:
 
 
 def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True, reference_wait_s: float = 0.0):
-    """(pipeline, gan.explore.View) for the widget values, with D's reference scores when they are ready (or
+    """(pipeline, gan.render.View) for the widget values, with D's reference scores when they are ready (or
     become ready within reference_wait_s)."""
-    from gan import explore as ex
+    from gan import render as ex
 
     cat = ctx.catalog
     entry = cat.entry(model)
@@ -518,12 +518,12 @@ def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True, r
 
 
 def _reference(ctx, entry, pipe):
-    """The future of this model's D reference scores (gan.explore.score_reference), started once per loaded
+    """The future of this model's D reference scores (gan.render.score_reference), started once per loaded
     model on the tab's worker; None for a model without D and for a live run (its D changes as it trains)."""
     pool = ctx.extras.get("explore_reference_pool")
     if pool is None or pipe.discriminator is None or entry.source == "live":
         return None
-    from gan.explore import score_reference
+    from gan.render import score_reference
 
     return ctx.catalog.cached(entry.name, "d-reference",
                               lambda p: pool.submit(score_reference, p, p.info.get("dataset")))
