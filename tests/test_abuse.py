@@ -48,9 +48,9 @@ def files_under(root: Path, skip: tuple[Path, ...] = ()) -> set[str]:
 def app(demo, app_url, client, runs_dir, weights_dir, tmp_path_factory):
     """The shared server (tests/conftest.py) with no active run; on the way out, checks that the test files wrote
     nothing outside the app's folders (runs, Gradio's cache, the app's temporary folders) and this module's scratch."""
-    from gan.ui import explore, interpolate
+    from gan.ui import explore_tab as explore, interpolate_tab as interpolate
 
-    manager = demo.ganscope.extras["runs"]
+    manager = demo.ganscope.runs
     manager.stop_all()
     scratch = tmp_path_factory.mktemp("abuse")
     base = tmp_path_factory.getbasetemp()

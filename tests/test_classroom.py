@@ -28,11 +28,11 @@ def classroom(tmp_path_factory):
 
     demo = build_demo(tmp_path_factory.mktemp("w"), tmp_path_factory.mktemp("r"), device="cpu",
                       tabs=["gan.ui.playground_tab"], max_playgrounds=1)
-    assert "playgrounds" not in demo.ganscope.extras or len(demo.ganscope.extras["playgrounds"]) == 0
+    assert not demo.ganscope.has("playgrounds")
     _, url, _ = demo.queue(default_concurrency_limit=2).launch(prevent_thread_lock=True, server_name="127.0.0.1",
                                                                server_port=free_port(), quiet=True, **launch_kwargs())
     yield demo, url
-    demo.ganscope.extras["playgrounds"].close()
+    demo.ganscope.playgrounds.close()
     demo.close()
 
 
@@ -111,7 +111,7 @@ def test_two_browsers_two_lessons_reset_and_reload(two, classroom):
     finally:
         second.close()
     assert _step(b) == 0 and "/8," in b.locator("#pg-status").inner_text()
-    assert len(demo.ganscope.extras["playgrounds"]) == 2     # two browsers, three pages: two Playgrounds
+    assert len(demo.ganscope.playgrounds) == 2     # two browsers, three pages: two Playgrounds
     a.locator("#pg-pause").click()
     expect(a.locator("#pg-status")).to_contain_text("paused", timeout=30_000)
 
@@ -151,7 +151,7 @@ def test_an_unknown_or_dropped_visitor_id_gets_a_fresh_playground(browser, class
 
     garbage = (f"if (!sessionStorage.getItem('planted')) {{ sessionStorage.setItem('planted', '1'); "
                f"localStorage.setItem({VISITOR_KEY!r}, 'bm90IG91cnM=:bm90IG91cnMgZWl0aGVy'); }}")  # first load only
-    reg = demo.ganscope.extras["playgrounds"]
+    reg = demo.ganscope.playgrounds
     others = set(reg.keys())
     ctx, page = _open(browser, url, init_script=garbage)
     try:

@@ -31,14 +31,14 @@ def playground_url(tmp_path_factory):
                                     quiet=True, **launch_kwargs())
     _DEMO["demo"] = demo
     yield url
-    demo.ganscope.extras["playgrounds"].close()
+    demo.ganscope.playgrounds.close()
     demo.close()
 
 
 def mine():
     """The Playground of the page this test has open: the one a page asked frames of last (each test's page is a
     new browser, and the pages of earlier tests are closed)."""
-    reg = _DEMO["demo"].ganscope.extras["playgrounds"]
+    reg = _DEMO["demo"].ganscope.playgrounds
     _until(lambda: len(reg) > 0)
     return max((reg.session(k, create=False) for k in reg.keys()), key=lambda s: s.watched_at)
 

@@ -28,7 +28,7 @@ def classroom(weights_dir, tmp_path_factory):
                       tabs=["gan.ui.train_tab"], teacher_token=TOKEN)
     _, url, _ = demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(),
                                     quiet=True, **launch_kwargs())
-    manager = demo.ganscope.extras["runs"]
+    manager = demo.ganscope.runs
     yield url, manager, demo
     manager.stop_all()
     demo.close()

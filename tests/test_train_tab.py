@@ -9,7 +9,7 @@ from gan.ui import train_tab
 @pytest.fixture(scope="module")
 def train_app(demo, app_url, runs_dir):
     """The shared app server (tests/conftest.py); its run manager trains in the session's runs folder."""
-    manager = demo.ganscope.extras["runs"]
+    manager = demo.ganscope.runs
     yield app_url, manager, runs_dir
     manager.stop_all()
 
@@ -458,7 +458,7 @@ def test_a_run_left_behind_by_a_restart_resumes_with_one_click(browser, weights_
         expect(resume).to_be_enabled(timeout=30_000)
         resume.click()
         expect(status).to_contain_text("running", timeout=60_000)
-        manager = demo.ganscope.extras["runs"]
+        manager = demo.ganscope.runs
         assert manager.get(folder.name).session.resumed_from == 12
         manager.stop_all()
         page.close()

@@ -5,19 +5,33 @@ A tab module is a file in gan/ui/ with
     def build(ctx: AppContext, demo: gr.Blocks) -> None      # creates its widgets and events inside the tab
 and optionally CSS = "..." (its own style rules, keyed on its elem_ids; the app joins them all).
 To add a tab, write the module and append its import path to TABS (or pass tabs=[...] to build_demo).
-Shared things (the model catalog, the device, room for a run manager) travel in AppContext, never in gr.State.
+Handlers are plain module-level functions of (ctx, values) -> values; the build wires them with bind(fn, ctx).
+What the server owns (the catalog, the run manager, every visitor's Playground) travels in one AppContext.
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import math
 import os
+import shutil
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import gradio as gr
 
 from gan.catalog import Catalog
+
+if TYPE_CHECKING:
+    from gan.playground_manager import Playgrounds as PlaygroundManager
+    from gan.run_manager import RunManager
+
+T = TypeVar("T")
 
 TABS = ["gan.ui.explore_tab", "gan.ui.interpolate_tab", "gan.ui.train_tab", "gan.ui.playground_tab"]
 
@@ -62,16 +76,95 @@ IMAGE_ALT = {
 
 @dataclass
 class AppContext:
-    """What every tab may use. Other tabs can keep their own long-lived objects in `extras` (e.g. a RunManager)."""
+    """The app's one context: what the server owns, made by build_demo and handed to every handler.
+
+    Plain settings (the catalog, folders, limits, classroom token) are fields. Long-lived objects that cost
+    something (the run manager and its threads, every visitor's Playground, Explore's per-page views, a worker
+    pool, a scratch folder) are made on first use with `shared(name, make)`, never at import or while the demo is
+    built, and `close()` stops and removes them. A visitor's own state lives inside those objects, keyed by the
+    visitor, never in a module global."""
 
     catalog: Catalog
     device: str = "cpu"
     weights_dir: Path | None = None
     runs_dir: Path | None = None
-    extras: dict = field(default_factory=dict)
+    max_runs: int = 1                   # training runs at once (python app.py --max-runs)
     max_playgrounds: int = 8            # Playgrounds training at once on this server (python app.py --max-playgrounds)
     teacher_token: str | None = None    # classroom mode when set: only a browser holding it controls the runs
     tabs: dict = field(default_factory=dict)   # each tab's gr.Tab by id ("interpolate"), e.g. for its .select event
+    _made: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def shared(self, name: str, make: Callable[[], T]) -> T:
+        """The server-wide object `name`, made by make() the first time anyone asks (thread-safe)."""
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = make()
+            return self._made[name]
+
+    def has(self, name: str) -> bool:
+        """Whether `name` has been made yet (tests check that building the demo makes nothing)."""
+        return name in self._made
+
+    @property
+    def runs(self) -> RunManager:
+        """The server's training runs (one manager for every page: runs outlive pages)."""
+        from gan.run_manager import RunManager
+        return self.shared("runs", lambda: RunManager(self.runs_dir or "runs", max_active=self.max_runs))
+
+    @property
+    def playgrounds(self) -> PlaygroundManager:
+        """Every visitor's Playground (one per browser or API client), trained by the manager's workers."""
+        from gan.playground_manager import Playgrounds
+        return self.shared("playgrounds", lambda: Playgrounds(max_playing=self.max_playgrounds))
+
+    def scratch(self, name: str) -> Path:
+        """A folder for this server's temporary files of one kind ("explore", "interpolate"), made on first use
+        under one temporary root that close() removes; files older than an hour are cleaned by clean_scratch."""
+        root = self.shared("scratch", lambda: Path(tempfile.mkdtemp(prefix="ganscope-")))
+        folder = root / name
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def close(self) -> None:
+        """Stop what the server started (run threads, Playgrounds, pools) and remove its scratch folder."""
+        with self._lock:
+            made, self._made = self._made, {}
+        for name, thing in made.items():
+            if name == "scratch":
+                shutil.rmtree(thing, ignore_errors=True)
+            elif hasattr(thing, "close"):
+                thing.close()
+            elif hasattr(thing, "shutdown"):
+                thing.shutdown(wait=False, cancel_futures=True)
+
+
+def clean_scratch(folder: Path, max_age_s: float = 3600) -> None:
+    """Remove files and folders in `folder` older than max_age_s (exports and animations a page has long shown)."""
+    cutoff = time.time() - max_age_s
+    for item in folder.iterdir():
+        try:
+            if item.stat().st_mtime < cutoff:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+        except OSError:
+            pass
+
+
+def bind(fn: Callable, ctx: AppContext) -> Callable:
+    """`fn(ctx, *values)` as a Gradio event handler of the values only. Unlike functools.partial, the result keeps
+    fn's name (the endpoint's default name), its signature less `ctx` (Gradio counts inputs by it) and its type
+    hints (Gradio injects a gr.Request by them); a generator stays a generator (streaming handlers)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def handler(*args, **kwargs):
+            yield from fn(ctx, *args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def handler(*args, **kwargs):
+            return fn(ctx, *args, **kwargs)
+    sig = inspect.signature(fn)
+    handler.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
+    return handler
 
 
 def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
@@ -80,7 +173,7 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
     """The whole app as a gr.Blocks (not launched). Cheap: no torch import until the first image is asked for."""
     catalog = catalog or Catalog(weights_dir, runs_dir, device=device)
     ctx = AppContext(catalog, device, Path(weights_dir) if weights_dir else None,
-                     Path(runs_dir) if runs_dir else None, extras={"max_runs": max_runs},
+                     Path(runs_dir) if runs_dir else None, max_runs=max_runs,
                      max_playgrounds=max_playgrounds, teacher_token=teacher_token)
     with gr.Blocks(title="GANscope", delete_cache=(600, 3600)) as demo:
         gr.Markdown("# GANscope\nSee, train and teach GANs: explore a generator's latent space, walk between "

@@ -50,9 +50,6 @@ def build(ctx, demo: gr.Blocks) -> None:
     cond0 = bool(entry0 and entry0.conditional)
     # D's reference scores (real data vs the model's samples) are worked out off the event thread, one model at a
     # time, so a slow first load of a dataset never holds a view for longer than REFERENCE_WAIT_S.
-    if "explore_reference_pool" not in ctx.extras:
-        ctx.extras["explore_reference_pool"] = ThreadPoolExecutor(max_workers=1,
-                                                                  thread_name_prefix="ganscope-d-reference")
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
@@ -520,8 +517,9 @@ def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True, r
 def _reference(ctx, entry, pipe):
     """The future of this model's D reference scores (gan.render.score_reference), started once per loaded
     model on the tab's worker; None for a model without D and for a live run (its D changes as it trains)."""
-    pool = ctx.extras.get("explore_reference_pool")
-    if pool is None or pipe.discriminator is None or entry.source == "live":
+    pool = ctx.shared("explore_reference_pool", lambda: ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="ganscope-d-reference"))
+    if pipe.discriminator is None or entry.source == "live":
         return None
     from gan.render import score_reference
 

@@ -1,6 +1,6 @@
 """The Playground tab: a 2-D GAN learning in front of you (after GAN Lab), and the guided lessons.
 
-Every visitor has their own Playground (gan.playground_manager, kept in ctx.extras["playgrounds"]: server state, on
+Every visitor has their own Playground (gan.playground_manager, kept in ctx.playgrounds: server state, on
 purpose). A visitor is a browser: a random id issued on the first page load and kept in the browser
 (gr.BrowserState), so a reload or a second tab shows the same Playground; each page load (Gradio session) is bound
 to that id on load. An API client (gradio_client) is a visitor of its own, by its session. Training happens in the
@@ -53,9 +53,7 @@ def _frame(pg: Playground, figures: bool) -> tuple[np.ndarray, str]:
 
 def playgrounds(ctx) -> Playgrounds:
     """The server's registry of Playgrounds (one per visitor), made on first use; no thread starts here."""
-    if "playgrounds" not in ctx.extras:
-        ctx.extras["playgrounds"] = Playgrounds(max_playing=getattr(ctx, "max_playgrounds", 8), frame_fn=_frame)
-    return ctx.extras["playgrounds"]
+    return ctx.shared("playgrounds", lambda: Playgrounds(max_playing=ctx.max_playgrounds, frame_fn=_frame))
 
 
 def _key(ctx, request) -> str:
@@ -103,7 +101,6 @@ def build_playground_tab(ctx, demo=None) -> None:
     """The tab's layout and events. Every handler acts on the caller's own Playground (session_for)."""
     first = lessons.get("Mode collapse")
     c = _form_values(first.playground)
-    reg = playgrounds(ctx)
 
     def status(request: gr.Request = None) -> dict:
         """Your Playground as JSON: step, D updates, losses, modes covered, frames per second, playing, lesson,
@@ -115,7 +112,7 @@ def build_playground_tab(ctx, demo=None) -> None:
         bound to its browser's visitor id (its load still on the way) gets nothing, rather than a stray Playground
         of its own; a bound page whose Playground was dropped gets a fresh one."""
         key = _key(ctx, request)
-        s = reg.session(key, create=reg.is_browser(key))
+        s = playgrounds(ctx).session(key, create=playgrounds(ctx).is_browser(key))
         if s is None:
             return gr.skip(), gr.skip(), last_id
         version, frame, text = s.view()
@@ -127,13 +124,13 @@ def build_playground_tab(ctx, demo=None) -> None:
         """A page opens: bind it to its browser's visitor id (a new one when it has none, or one not ours in
         form), then show that visitor's Playground (created here on a first visit)."""
         page = getattr(request, "session_hash", None)
-        vid = reg.bind(page, visitor) if page else reg.issue(visitor)
+        vid = playgrounds(ctx).bind(page, visitor) if page else playgrounds(ctx).issue(visitor)
         version, frame, text = session_for(ctx, request).view()
         return vid, frame, text, version
 
     def play(request: gr.Request = None):
         try:
-            reg.play(_key(ctx, request))
+            playgrounds(ctx).play(_key(ctx, request))
         except PlaygroundsBusy as e:
             gr.Warning(str(e))
         return status(request)

@@ -141,10 +141,8 @@ class Classroom:
 
 def run_manager(ctx) -> RunManager:
     """The app's one RunManager (module-level life: it outlives pages and tabs), kept in the app context."""
-    if "runs" not in ctx.extras:
-        ctx.extras["runs"] = RunManager(ctx.runs_dir or "runs", max_active=ctx.extras.get("max_runs", 1),
-                                        quality_fn=quality_monitor, quality_every=QUALITY_EVERY)
-    return ctx.extras["runs"]
+    return ctx.shared("runs", lambda: RunManager(ctx.runs_dir or "runs", max_active=ctx.max_runs,
+                                                 quality_fn=quality_monitor, quality_every=QUALITY_EVERY))
 
 
 def build(ctx, demo) -> None:
