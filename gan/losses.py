@@ -25,6 +25,13 @@ class Loss:
     gradient_penalty: bool = False
     weight_clip: bool = False
     summary: str = ""
+    probability: bool = False    # D's score is the logit of "real" (bce, minimax): sigmoid(score) is a probability
+
+
+def scores_are_probabilities(loss: str) -> bool:
+    """Whether D's scores under `loss` read as probabilities after a sigmoid (a page says "D thinks 93% real")
+    rather than as an unbounded critic value (WGAN, hinge, LSGAN)."""
+    return loss in LOSSES and LOSSES[loss].probability
 
 
 def _bce_d(real: Tensor, fake: Tensor) -> Tensor:
@@ -37,8 +44,9 @@ _2D = dict(batch_size=256, lr_g=1e-3, lr_d=1e-3)
 
 LOSSES: dict[str, Loss] = {
     "bce": Loss(_bce_d, lambda fake: F.softplus(-fake).mean(), _ADAM_DCGAN, _2D,
-                summary="non-saturating GAN: G maximises log D(G(z))"),
+                probability=True, summary="non-saturating GAN: G maximises log D(G(z))"),
     "minimax": Loss(_bce_d, lambda fake: -F.softplus(fake).mean(), _ADAM_DCGAN, _2D,
+                    probability=True,
                     summary="the original minimax game: G minimises log(1 - D(G(z))), which saturates early"),
     "lsgan": Loss(lambda real, fake: 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean(),
                   lambda fake: 0.5 * ((fake - 1) ** 2).mean(), _ADAM_DCGAN, _2D,

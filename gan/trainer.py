@@ -187,7 +187,7 @@ class Trainer:
 
     def _probability(self, scores: torch.Tensor) -> torch.Tensor:
         """D(x) as users read it: a probability for the sigmoid losses, the raw critic score otherwise."""
-        return torch.sigmoid(scores).mean() if self.cfg.loss in ("bce", "minimax") else scores.mean()
+        return torch.sigmoid(scores).mean() if LOSSES[self.cfg.loss].probability else scores.mean()
 
     # ------------------------------------------------------------------------------------------ phases
     def d_step(self) -> dict:

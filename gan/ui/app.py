@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import math
 import os
 import shutil
 import tempfile
@@ -187,7 +186,6 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
                     module.build(ctx, demo)
         demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
                   api_visibility="private")
-    guard_numbers(demo)
     describe_images(demo)
     demo.ganscope = ctx  # for tests and for tabs added later
     return demo
@@ -204,31 +202,6 @@ def describe_images(demo: gr.Blocks) -> None:
     for block in demo.blocks.values():
         if isinstance(block, gr.Image) and not getattr(block, "alt_text", None):
             block.alt_text = IMAGE_ALT.get(block.elem_id or "") or block.label or "an image"
-
-
-def guard_numbers(demo: gr.Blocks) -> None:
-    """Refuse, with a message, what Gradio's Number and Slider would pass on or fail on without one: a string, a
-    list, null in a slider, NaN or infinity (a raw HTTP client can send NaN in JSON; gradio_client cannot), and a
-    fraction in a whole-number field (Gradio would round 2.5 to 2 without a word)."""
-    for block in demo.blocks.values():
-        if isinstance(block, (gr.Number, gr.Slider)) and not getattr(block, "_ganscope_guarded", False):
-            block.preprocess = _checked_number(block.preprocess, block.label or block.elem_id or "a number field",
-                                               allow_none=not isinstance(block, gr.Slider),
-                                               whole=getattr(block, "precision", None) == 0)
-            block._ganscope_guarded = True
-
-
-def _checked_number(preprocess, label: str, allow_none: bool, whole: bool):
-    def checked(payload):
-        if payload is None and allow_none:
-            return preprocess(payload)
-        if isinstance(payload, bool) or not isinstance(payload, (int, float)) or \
-                not (isinstance(payload, int) or math.isfinite(payload)):
-            raise gr.Error(f"{label} must be a finite number, got {str(payload)[:60]!r}", print_exception=False)
-        if whole and isinstance(payload, float) and not payload.is_integer():
-            raise gr.Error(f"{label} must be a whole number, got {payload}", print_exception=False)
-        return preprocess(payload)
-    return checked
 
 
 def _problems_text(catalog: Catalog, rescan: bool = False) -> str:
