@@ -93,15 +93,25 @@ def to_pixels(points: np.ndarray, bounds: tuple[float, float, float, float], siz
     return np.stack([px, py], 1)
 
 
+def plot_bounds(points: np.ndarray, pad: float = 0.1, square: bool = False) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) around the middle 99% of `points` (a stray point does not shrink the plot), widened by
+    `pad` of the range on each side; square: one range for both axes, centred (a plane whose distances read true,
+    as the Playground's views need)."""
+    pts = np.asarray(points, np.float64)
+    lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
+    if square:
+        centre, half = (lo + hi) / 2, float(max(hi - lo)) / 2 * (1 + 2 * pad) + 0.05
+        return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+    margin = pad * np.maximum(hi - lo, 1e-3)
+    return (lo[0] - margin[0], hi[0] + margin[0], lo[1] - margin[1], hi[1] + margin[1])
+
+
 def scatter_array(real: np.ndarray | None, fake: np.ndarray, size: int = 360,
                   bounds: tuple[float, float, float, float] | None = None) -> np.ndarray:
     """Real points (blue discs) and generated points (vermillion hollow squares) on a white canvas, drawn with
     numpy: fast enough to redraw ten times a second, and readable without telling colours apart."""
-    pts = fake if real is None else np.concatenate([real, fake])
     if bounds is None:
-        lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
-        pad = 0.1 * np.maximum(hi - lo, 1e-3)
-        bounds = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+        bounds = plot_bounds(fake if real is None else np.concatenate([real, fake]))
     canvas = np.full((size, size, 3), 255, np.uint8)
     d = marker_size(size)
     for points, colour, shape, s in ((real, REAL_RGB, "disc", d), (fake, FAKE_RGB, "square", d + 2)):
