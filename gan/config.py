@@ -10,16 +10,18 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from gan.architectures import check_architecture
 from gan.errors import FieldError, GanInputError
 
-IMAGE_SIZES = (28, 32, 64)
+OPTIMIZERS = ("adam", "rmsprop")
+Z_DISTS = ("normal", "uniform")      # of the noise z
 
 
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a generator (and its discriminator) from scratch."""
 
-    arch: str = "dcgan"                 # a key of gan.models.ARCHITECTURES
+    arch: str = "dcgan"                 # a key of gan.architectures.ARCHITECTURES
     kind: str = "image"                 # "image" or "points" (2-D data)
     image_size: int = 28
     channels: int = 1
@@ -35,14 +37,11 @@ class ModelConfig:
     point_std: tuple = (1.0, 1.0)
 
     def validate(self) -> "ModelConfig":
-        from gan.models import ARCHITECTURES  # late: models imports config
-
-        if self.arch not in ARCHITECTURES:
-            raise GanInputError(f"unknown architecture {self.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+        family = check_architecture(self.arch)
         if self.kind not in ("image", "points"):
             raise GanInputError(f"model kind must be 'image' or 'points', not {self.kind!r}")
-        if self.z_dist not in ("normal", "uniform"):
-            raise GanInputError(f"z_dist must be 'normal' or 'uniform', not {self.z_dist!r}")
+        if self.z_dist not in Z_DISTS:
+            raise GanInputError(f"z_dist must be {' or '.join(map(repr, Z_DISTS))}, not {self.z_dist!r}")
         _check_int("z_dim", self.z_dim, 1, 1024)
         _check_int("g_width", self.g_width, 1, 2048)
         _check_int("d_width", self.d_width, 1, 2048)
@@ -54,11 +53,13 @@ class ModelConfig:
             _check_int("channels", self.channels, 1, 3)
             if self.channels == 2:
                 raise GanInputError("images have 1 (grayscale) or 3 (RGB) channels")
-            ARCHITECTURES[self.arch].check_image_size(self.image_size)
+            family.check_image_size(self.image_size)
         else:
             if self.arch != "mlp":
                 raise GanInputError(f"2-D point data needs the 'mlp' architecture, not {self.arch!r}")
-            if len(self.point_mean) != 2 or len(self.point_std) != 2:
+            pairs = (self.point_mean, self.point_std)
+            if not all(isinstance(p, (tuple, list)) and len(p) == 2 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in p) for p in pairs):
                 raise GanInputError("point_mean and point_std must each hold 2 numbers")
             if not all(math.isfinite(v) for v in (*self.point_mean, *self.point_std)):
                 raise GanInputError("point_mean and point_std must be finite")
@@ -136,53 +137,65 @@ def check_number(name: str, value) -> int | float:
     if not math.isfinite(value) or value < lo or value > hi or (not lo_ok and value == lo) or \
             (whole and not float(value).is_integer()):
         raise FieldError(name, limit_rule(name), value)
-    return int(value) if whole else value
+    return int(value) if whole else float(value)   # a form sends 0, not 0.0: torch wants floats
+
+
+def setting(default, help: str, group: str | None = None, **cli):
+    """A TrainConfig field with what a front end needs to offer it: `help` (may name {default}, and the registries'
+    lists {datasets}, {archs}, {losses}, filled in by the front end), the `group` it is shown in, and
+    command-line details (`choices`, `metavar`, `unset=True`: left None on the command line when not given, so
+    that --resume keeps the run's own value). gan.train builds one option per field from these."""
+    return field(default=default, metadata={"help": help, "group": group, **cli})
 
 
 @dataclass
 class TrainConfig:
     """How one run trains. Loss-specific fields left as None take the loss's preset (gan.losses.LOSSES)."""
 
-    dataset: str = "mnist"
-    arch: str | None = None             # None: dcgan for images, mlp for 2-D points
-    loss: str = "bce"
-    steps: int = 3000
-    batch_size: int | None = None
-    lr_g: float | None = None
-    lr_d: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    optimizer: str | None = None        # "adam" or "rmsprop"
-    n_critic: int | None = None
-    gp_lambda: float | None = None      # wgan-gp
-    clip: float | None = None           # wgan weight clipping
-    ema: float = 0.999                  # 0 disables the EMA (G is sampled directly)
-    seed: int = 0
-    image_size: int | None = None       # None: the dataset's own size
-    z_dim: int | None = None
-    g_width: int | None = None
-    d_width: int | None = None
-    depth: int | None = None
-    z_dist: str = "normal"
-    conditional: bool = False
-    spectral_norm: bool = False
-    augment: str = ""                   # DiffAugment policy for D's inputs, e.g. "translation,cutout" (gan.augment)
-    sample_every: int = 250
-    checkpoint_every: int = 500
-    log_every: int = 10
-    n_samples: int = 64                 # fixed-noise grid size
-    device: str = "auto"
-    amp: bool = True                    # bf16 autocast on CUDA (never on CPU)
-    channels_last: bool = True          # on CUDA only
-    compile: bool = False
-    data_root: str | None = None
-    extra: dict = field(default_factory=dict)
+    dataset: str = setting("mnist", "one of: {datasets} (default: %(default)s)")
+    arch: str | None = setting(None, "one of: {archs} (default: dcgan for images, mlp for 2-D points)")
+    loss: str = setting("bce", "one of: {losses} (default: %(default)s)")
+    steps: int = setting(3000, "total training steps (G updates) (default: {default}; with --resume, the run's "
+                               "own total)", unset=True)
+    batch_size: int | None = setting(None, "samples per step", "optimisation")
+    lr_g: float | None = setting(None, "G's learning rate", "optimisation")
+    lr_d: float | None = setting(None, "D's learning rate", "optimisation")
+    beta1: float | None = setting(None, "Adam's beta1 (decay of the gradient's running mean)", "optimisation")
+    beta2: float | None = setting(None, "Adam's beta2 (decay of the squared gradient's running mean)",
+                                  "optimisation")
+    optimizer: str | None = setting(None, "the optimizer of G and D", "optimisation", choices=OPTIMIZERS)
+    n_critic: int | None = setting(None, "D updates per G update", "optimisation")
+    gp_lambda: float | None = setting(None, "gradient penalty weight (wgan-gp)", "optimisation")
+    clip: float | None = setting(None, "weight clipping bound (wgan)", "optimisation")
+    ema: float = setting(0.999, "EMA decay of G's weights; 0 turns it off", "optimisation")
+    seed: int = setting(0, "seed of the weights, the batches and the noise (default: %(default)s)")
+    image_size: int | None = setting(None, "resize images to this size (28, 32 or 64 for dcgan)", "model")
+    z_dim: int | None = setting(None, "length of the noise vector z", "model")
+    g_width: int | None = setting(None, "G's width: channels of a conv net, hidden units of an mlp", "model")
+    d_width: int | None = setting(None, "D's width: channels of a conv net, hidden units of an mlp", "model")
+    depth: int | None = setting(None, "hidden layers (mlp)", "model")
+    z_dist: str = setting("normal", "distribution of z (default: %(default)s)", "model", choices=Z_DISTS)
+    conditional: bool = setting(False, "class-conditional G and projection D", "model")
+    spectral_norm: bool = setting(False, "spectral norm on every layer of D", "model")
+    augment: str = setting("", "DiffAugment for D on small datasets (gan.augment): translation, cutout or "
+                               "translation,cutout; '' for none (default: none)", "optimisation",
+                           metavar="POLICY", unset=True)
+    sample_every: int = setting(250, "steps between sample grids (default: %(default)s)", "schedule")
+    checkpoint_every: int = setting(500, "steps between checkpoints (default: %(default)s)", "schedule")
+    log_every: int = setting(10, "steps between log lines (default: %(default)s)", "schedule")
+    n_samples: int = setting(64, "images in the fixed-noise grid (default: %(default)s)", "schedule")
+    device: str = setting("auto", "where to train (auto: CUDA, then MPS, then CPU)")
+    amp: bool = setting(True, "bf16 autocast (CUDA only; never on the CPU)", "speed")
+    channels_last: bool = setting(True, "channels-last memory format (CUDA only)", "speed")
+    compile: bool = setting(False, "torch.compile G and D", "speed")
+    data_root: str | None = setting(None, "where torchvision datasets are looked for and downloaded")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict) -> "TrainConfig":
+        """A config from its JSON form; keys this version does not know (such as an older file's) are dropped."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in known})
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan.config import ModelConfig
+from gan.layers import ClassProjection, ConditionedInput, maybe_sn, score
 
 N_GROWTHS = 2          # two doublings: base -> 2 base -> 4 base = the image size
 PHASES = 2 * N_GROWTHS + 1  # stable base, fade, stable, fade, stable
@@ -72,8 +73,6 @@ def _widths(width: int) -> list[int]:
 class ProGANGenerator(_Progressive):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        from gan.models import ConditionedInput
-
         self.input = ConditionedInput(cfg)
         ch = _widths(cfg.g_width)
         self.fc = nn.Linear(self.input.out_dim, ch[0] * self.base ** 2)  # (B, ch0, base, base)
@@ -113,18 +112,16 @@ class ProGANGenerator(_Progressive):
 class ProGANDiscriminator(_Progressive):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        from gan.models import ClassProjection, _maybe_sn
-
         sn = cfg.spectral_norm
         ch = _widths(cfg.d_width)
-        self.from_rgb = nn.ModuleList([_maybe_sn(nn.Conv2d(cfg.channels, c, 1), sn) for c in ch])
+        self.from_rgb = nn.ModuleList([maybe_sn(nn.Conv2d(cfg.channels, c, 1), sn) for c in ch])
         self.blocks = nn.ModuleList([nn.Identity()])
         for i in range(1, N_GROWTHS + 1):  # each halves the resolution: ch[i] -> ch[i-1]
-            self.blocks.append(nn.ModuleList([_maybe_sn(nn.Conv2d(ch[i], ch[i], 3, 1, 1), sn),
-                                              _maybe_sn(nn.Conv2d(ch[i], ch[i - 1], 3, 1, 1), sn)]))
-        self.head_conv = _maybe_sn(nn.Conv2d(ch[0] + 1, ch[0], 3, 1, 1), sn)  # +1: minibatch stddev
-        self.head_fc = _maybe_sn(nn.Linear(ch[0] * self.base ** 2, ch[0]), sn)
-        self.head = _maybe_sn(nn.Linear(ch[0], 1), sn)
+            self.blocks.append(nn.ModuleList([maybe_sn(nn.Conv2d(ch[i], ch[i], 3, 1, 1), sn),
+                                              maybe_sn(nn.Conv2d(ch[i], ch[i - 1], 3, 1, 1), sn)]))
+        self.head_conv = maybe_sn(nn.Conv2d(ch[0] + 1, ch[0], 3, 1, 1), sn)  # +1: minibatch stddev
+        self.head_fc = maybe_sn(nn.Linear(ch[0] * self.base ** 2, ch[0]), sn)
+        self.head = maybe_sn(nn.Linear(ch[0], 1), sn)
         self.project = ClassProjection(cfg.n_classes, ch[0], sn) if cfg.conditional else None
 
     def _block(self, i: int, h: torch.Tensor) -> torch.Tensor:
@@ -148,7 +145,4 @@ class ProGANDiscriminator(_Progressive):
         std = torch.sqrt(h.var(dim=0, unbiased=False) + 1e-8).mean().expand(h.shape[0], 1, *h.shape[2:])
         h = F.leaky_relu(self.head_conv(torch.cat([h, std], 1)), 0.2)
         h = F.leaky_relu(self.head_fc(h.flatten(1)), 0.2)
-        out = self.head(h).squeeze(1)
-        if self.project is not None:
-            out = out + self.project(h, labels)
-        return out
+        return score(self.head, self.project, h, labels)

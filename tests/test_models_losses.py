@@ -1,5 +1,8 @@
-"""Model families and losses: shapes for every combination, and each loss on a case computed by hand."""
+"""Model families and losses: shapes for every combination, and each loss on a case computed by hand; and the
+gan modules' import graph has no cycles."""
+import ast
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -126,3 +129,52 @@ def test_gradient_penalty_reaches_the_critic_weights():
     gp.backward()
     # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||
     assert torch.allclose(w.grad, 2 * 4 * torch.tensor([3.0, 4.0]) / 5)
+
+
+# ------------------------------------------------------------------------------------------ module layering
+GAN_DIR = Path(__file__).resolve().parents[1] / "gan"
+
+
+def gan_imports(path: Path) -> set[str]:
+    """The gan modules a file imports, at the top or late inside a function (a late import still ties the two
+    modules together: it only hides the cycle until the function runs)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "gan":
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)  # `from gan import progan` names a module
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "gan")
+    return found
+
+
+def import_cycles(modules: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle of the import graph, each once, by depth-first search from each module."""
+    cycles, seen = [], set()
+
+    def walk(name: str, path: list[str]) -> None:
+        for nxt in sorted(modules.get(name, ())):
+            if nxt == path[0]:
+                key = frozenset(path)
+                if key not in seen:
+                    seen.add(key)
+                    cycles.append(path + [nxt])
+            elif nxt not in path and nxt > path[0]:  # each cycle from its smallest name only
+                walk(nxt, path + [nxt])
+
+    for start in sorted(modules):
+        walk(start, [start])
+    return cycles
+
+
+def test_gan_modules_import_each_other_without_cycles():
+    files = {".".join(("gan", *p.relative_to(GAN_DIR).with_suffix("").parts)): p for p in GAN_DIR.rglob("*.py")}
+    # Edges to modules only: a package (gan, gan.ui) runs on any import of its modules, so it is no choice.
+    modules = {name.removesuffix(".__init__"): {m for m in gan_imports(path) if m in files}
+               for name, path in files.items()}
+    assert {"gan.data", "gan.uploads", "gan.models", "gan.progan", "gan.config"} <= set(modules)
+    assert "gan.layers" in modules["gan.progan"] and "gan.models" not in modules["gan.progan"]
+    assert import_cycles(modules) == []
+    # the checker itself finds a cycle when there is one, through a late import too
+    assert import_cycles({"gan.a": {"gan.b"}, "gan.b": {"gan.c"}, "gan.c": {"gan.a"}}) == [
+        ["gan.a", "gan.b", "gan.c", "gan.a"]]
