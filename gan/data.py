@@ -8,11 +8,9 @@ folder:PATH, zip:PATH, 2-D points ring8 / grid25 (as in PacGAN), spiral, moons, 
 from __future__ import annotations
 
 import gzip
-import logging
 import math
 import os
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,16 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from gan.errors import GanInputError
-
-log = logging.getLogger(__name__)
+from gan.uploads import read_image_folder, read_image_zip, read_points_csv
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MNIST_10K = ASSETS / "mnist_10k.npz"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-MAX_FOLDER_IMAGES = 100_000
-MAX_CSV_BYTES = 50 * 2 ** 20
-MAX_CSV_ROWS = 1_000_000
 
 MNIST_CLASSES = [str(d) for d in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -156,11 +149,6 @@ def load_cifar10(split: str = "all", data_root: str | None = None, **_) -> Datas
     return _images("cifar10", ds.data, ds.targets, CIFAR_CLASSES)
 
 
-def as_training_mode(im):
-    """Grayscale stays one channel; everything else (palette, CMYK, RGBA, 16-bit colour) becomes RGB."""
-    return im.convert("L") if im.mode in ("L", "1", "I", "I;16") else im.convert("RGBA").convert("RGB")
-
-
 def images_to_dataset(name: str, images: list, image_size: int | None) -> Dataset:
     """PIL images of any sizes and modes -> one uint8 tensor: resized (short side), centre-cropped, and grayscale
     only if every image is."""
@@ -176,38 +164,12 @@ def images_to_dataset(name: str, images: list, image_size: int | None) -> Datase
 
 
 def load_folder(path: str, image_size: int | None = None, **_) -> Dataset:
-    """Every image under PATH; unreadable files (corrupt, truncated, decompression bombs) are skipped with a
-    warning."""
-    from PIL import Image
-
-    folder = Path(path)
-    if not folder.is_dir():
-        raise GanInputError(f"{path!r} is not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise GanInputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {path!r}")
-    decoded, skipped = [], 0
-    for p in files[:MAX_FOLDER_IMAGES]:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(p) as im:
-                    im.load()
-                    decoded.append(as_training_mode(im))
-        except Exception as e:  # corrupt, truncated, bomb, not an image: skip it and say so
-            skipped += 1
-            log.warning("skipping %s: %s", p.name, e)
-    if not decoded:
-        raise GanInputError(f"none of the {len(files)} image files in {path!r} could be read")
-    if skipped:
-        log.warning("%d of %d files in %s were not readable images", skipped, len(files), path)
-    return images_to_dataset(f"folder:{path}", decoded, image_size)
+    """Every readable image under PATH (gan.uploads skips corrupt files and decompression bombs, saying so)."""
+    return images_to_dataset(f"folder:{path}", read_image_folder(path), image_size)
 
 
 def load_zip(path: str, image_size: int | None = None, **_) -> Dataset:
     """The images of a zip (an upload), read in memory with every safety check of gan.uploads."""
-    from gan.uploads import read_image_zip
-
     return images_to_dataset(f"zip:{path}", read_image_zip(path), image_size)
 
 
@@ -252,38 +214,6 @@ def load_moons(n: int = 50_000, **_) -> Dataset:
     x = np.where(which == 0, np.cos(t), 1 - np.cos(t))
     y = np.where(which == 0, np.sin(t), 0.5 - np.sin(t))
     return _points("moons", np.stack([x, y], axis=1) + rng.normal(0, 0.05, (n, 2)), which)
-
-
-def read_points_csv(path: str) -> np.ndarray:
-    """x,y rows, with or without a header line; anything else is refused with the line that broke it."""
-    p = Path(path)
-    if not p.is_file():
-        raise GanInputError(f"no such CSV file: {path!r}")
-    if p.stat().st_size > MAX_CSV_BYTES:
-        raise GanInputError(f"{p.name} is larger than {MAX_CSV_BYTES // 2 ** 20} MB")
-    rows = []
-    with open(p, encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            cells = [c.strip() for c in line.replace(";", ",").split(",")]
-            try:
-                values = [float(c) for c in cells]
-            except ValueError:
-                if number == 1 and not rows:
-                    continue  # a header
-                raise GanInputError(f"{p.name} line {number}: expected two numbers x,y, got {line[:60]!r}") from None
-            if len(values) != 2:
-                raise GanInputError(f"{p.name} line {number}: expected 2 columns (x,y), got {len(values)}")
-            if not all(math.isfinite(v) for v in values):
-                raise GanInputError(f"{p.name} line {number}: NaN or infinite value")
-            rows.append(values)
-            if len(rows) > MAX_CSV_ROWS:
-                raise GanInputError(f"{p.name} has more than {MAX_CSV_ROWS:,} rows")
-    if len(rows) < 2:
-        raise GanInputError(f"{p.name} needs at least 2 points, found {len(rows)}")
-    return np.array(rows)
 
 
 def load_csv(path: str, **_) -> Dataset:

@@ -1,4 +1,5 @@
-"""Reading what users upload, without trusting it: zips of images and CSVs of 2-D points.
+"""Reading what users bring, without trusting it: folders and zips of images, CSVs of 2-D points. gan.data turns
+what these return into datasets.
 
 A zip is never extracted to disk: members are listed, checked (names, types, sizes, count, compression ratio) and
 read into memory one by one with zf.open(); PIL's decompression-bomb check stays on. Anything refused gets a
@@ -8,20 +9,66 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import stat
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from gan.data import IMAGE_SUFFIXES, as_training_mode
+import numpy as np
+
 from gan.errors import GanInputError
 
 log = logging.getLogger(__name__)
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+MAX_FOLDER_IMAGES = 100_000
+MAX_CSV_BYTES = 50 * 2 ** 20
+MAX_CSV_ROWS = 1_000_000
 MAX_MEMBERS = 20_000
 MAX_MEMBER_BYTES = 20 * 2 ** 20          # one image, uncompressed
 MAX_TOTAL_BYTES = 512 * 2 ** 20          # the whole archive, uncompressed
 MAX_RATIO = 200                          # uncompressed / compressed, per member (zip bombs reach 1000+)
+
+
+def as_training_mode(im):
+    """Grayscale stays one channel; everything else (palette, CMYK, RGBA, 16-bit colour) becomes RGB."""
+    return im.convert("L") if im.mode in ("L", "1", "I", "I;16") else im.convert("RGBA").convert("RGB")
+
+
+def decode_image(source):
+    """One image file (a path or a file object) decoded in full as a training-mode PIL image; PIL's
+    decompression-bomb warning is an error here. Raises whatever PIL raises for a file that is no image."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(source) as im:
+            im.load()
+            return as_training_mode(im)
+
+
+def read_image_folder(path: str | Path) -> list:
+    """Every image under a folder as PIL images (RGB or L), at most MAX_FOLDER_IMAGES; unreadable files
+    (corrupt, truncated, decompression bombs) are skipped with a warning."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise GanInputError(f"{str(path)!r} is not a folder")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise GanInputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {str(path)!r}")
+    decoded, skipped = [], 0
+    for p in files[:MAX_FOLDER_IMAGES]:
+        try:
+            decoded.append(decode_image(p))
+        except Exception as e:  # corrupt, truncated, bomb, not an image: skip it and say so
+            skipped += 1
+            log.warning("skipping %s: %s", p.name, e)
+    if not decoded:
+        raise GanInputError(f"none of the {len(files)} image files in {str(path)!r} could be read")
+    if skipped:
+        log.warning("%d of %d files in %s were not readable images", skipped, len(files), path)
+    return decoded
 
 
 def check_member(info: zipfile.ZipInfo) -> str | None:
@@ -41,8 +88,6 @@ def check_member(info: zipfile.ZipInfo) -> str | None:
 def read_image_zip(path: str | Path) -> list:
     """The images of an uploaded zip as PIL images (RGB or L). Nested zips and non-image members are skipped;
     unsafe members refuse the upload."""
-    from PIL import Image
-
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -74,11 +119,7 @@ def read_image_zip(path: str | Path) -> list:
                     data = f.read(MAX_MEMBER_BYTES + 1)  # the header's size can lie: never read past the cap
                 if len(data) > MAX_MEMBER_BYTES:
                     raise GanInputError(f"{info.filename!r} is larger than its header says")
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    with Image.open(io.BytesIO(data)) as im:
-                        im.load()
-                        images.append(as_training_mode(im))
+                images.append(decode_image(io.BytesIO(data)))
             except GanInputError:
                 raise
             except Exception as e:  # not an image, truncated, a bomb: skip it and say so
@@ -90,3 +131,35 @@ def read_image_zip(path: str | Path) -> list:
         if skipped:
             log.warning("%d image files in %s could not be read and were skipped", skipped, Path(path).name)
         return images
+
+
+def read_points_csv(path: str | Path) -> np.ndarray:
+    """x,y rows, with or without a header line; anything else is refused with the line that broke it."""
+    p = Path(path)
+    if not p.is_file():
+        raise GanInputError(f"no such CSV file: {str(path)!r}")
+    if p.stat().st_size > MAX_CSV_BYTES:
+        raise GanInputError(f"{p.name} is larger than {MAX_CSV_BYTES // 2 ** 20} MB")
+    rows = []
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            cells = [c.strip() for c in line.replace(";", ",").split(",")]
+            try:
+                values = [float(c) for c in cells]
+            except ValueError:
+                if number == 1 and not rows:
+                    continue  # a header
+                raise GanInputError(f"{p.name} line {number}: expected two numbers x,y, got {line[:60]!r}") from None
+            if len(values) != 2:
+                raise GanInputError(f"{p.name} line {number}: expected 2 columns (x,y), got {len(values)}")
+            if not all(math.isfinite(v) for v in values):
+                raise GanInputError(f"{p.name} line {number}: NaN or infinite value")
+            rows.append(values)
+            if len(rows) > MAX_CSV_ROWS:
+                raise GanInputError(f"{p.name} has more than {MAX_CSV_ROWS:,} rows")
+    if len(rows) < 2:
+        raise GanInputError(f"{p.name} needs at least 2 points, found {len(rows)}")
+    return np.array(rows)
