@@ -83,8 +83,6 @@ def save_model_file(path: str | os.PathLike, config: ModelConfig, generator: nn.
 
 def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, torch.Tensor]]:
     """(config, info, tensors) of a model file, or a GanInputError that says what is wrong with it."""
-    from safetensors import safe_open
-
     p = Path(path)
     if p.is_dir():  # a run folder stands for its model
         if not (p / MODEL_FILE).is_file():
@@ -95,25 +93,43 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[st
         raise GanInputError(f"no such model file: {str(path)!r}")
     if p.stat().st_size > MAX_MODEL_FILE_BYTES:
         raise GanInputError(f"{p.name} is larger than {MAX_MODEL_FILE_BYTES // 2 ** 20} MB: not a GANscope model")
+
+    def check(meta: dict) -> None:
+        if meta.get("format") != FORMAT or "model_config" not in meta:
+            raise GanInputError(f"{p.name} is a safetensors file but not a GANscope model (no model config)")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise GanInputError(f"{p.name} has format version {meta.get('format_version')!r}; "
+                                f"this GANscope reads version {FORMAT_VERSION}")
+
+    meta, tensors = read_tensors(p, "safetensors file", check)
+    return ModelConfig.from_json(meta["model_config"]), read_info(meta), tensors
+
+
+def read_info(meta: dict) -> dict:
+    """A file's provenance (the "info" JSON object of its metadata); {} when it is missing or damaged, as the
+    weights still load without it."""
+    try:
+        info = json.loads(meta.get("info", "{}"))
+    except (TypeError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def read_tensors(p: Path, what: str, check: Callable[[dict], None]) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(metadata, tensors on the CPU) of a safetensors file (a model or a classifier); `check(metadata)` refuses a
+    file of the wrong kind before any tensor is read. Whatever safetensors raises for a damaged file becomes a
+    GanInputError "<name> is not a readable <what>"."""
+    from safetensors import safe_open
+
     try:
         with safe_open(str(p), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
-            if meta.get("format") != FORMAT or "model_config" not in meta:
-                raise GanInputError(f"{p.name} is a safetensors file but not a GANscope model (no model config)")
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise GanInputError(f"{p.name} has format version {meta.get('format_version')!r}; "
-                                    f"this GANscope reads version {FORMAT_VERSION}")
-            config = ModelConfig.from_json(meta["model_config"])
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            check(meta)
+            return meta, {k: f.get_tensor(k) for k in f.keys()}
     except GanInputError:
         raise
     except Exception as e:  # safetensors raises several types for a file that is not safetensors
-        raise GanInputError(f"{p.name} is not a readable safetensors file ({e.__class__.__name__})") from None
-    try:
-        info = json.loads(meta.get("info", "{}"))
-    except ValueError:
-        info = {}
-    return config, info if isinstance(info, dict) else {}, tensors
+        raise GanInputError(f"{p.name} is not a readable {what} ({e.__class__.__name__})") from None
 
 
 def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, name: str) -> None:

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.checkpoint import atomic_path, load_into
+from gan.augment import translate
+from gan.checkpoint import atomic_path, load_into, read_info, read_tensors
 from gan.cli import run_main
 from gan.errors import GanInputError
 
@@ -112,49 +113,33 @@ def save_classifier(path: str | Path, model: Classifier, info: dict | None = Non
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> tuple[Classifier, dict]:
     """(classifier in eval mode, info) from a classifier file; a clear GanInputError for anything else."""
-    from safetensors import safe_open
-
     p = Path(path)
     if not p.is_file():
         raise GanInputError(f"no classifier file {str(p)!r}; train one with: python -m gan.classifier train "
                             "--dataset NAME")
     if p.stat().st_size > MAX_FILE_BYTES:
         raise GanInputError(f"{p.name} is too large to be a GANscope classifier")
+
+    def check(meta: dict) -> None:
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+            raise GanInputError(f"{p.name} is not a GANscope classifier (format {meta.get('format')!r})")
+
+    meta, tensors = read_tensors(p, "classifier file", check)
     try:
-        with safe_open(str(p), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-                raise GanInputError(f"{p.name} is not a GANscope classifier (format {meta.get('format')!r})")
-            raw = json.loads(meta["config"])
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except GanInputError:
-        raise
-    except Exception as e:
-        raise GanInputError(f"{p.name} is not a readable classifier file ({e.__class__.__name__})") from None
+        raw = json.loads(meta["config"])
+    except (KeyError, TypeError, ValueError):
+        raise GanInputError(f"{p.name}: the classifier config is missing or not valid JSON") from None
     known = set(ClassifierConfig.__dataclass_fields__)
     if not isinstance(raw, dict) or set(raw) - known:
         raise GanInputError(f"{p.name}: the classifier config has unknown keys")
     cfg = ClassifierConfig(**raw).validate()
     model = Classifier(cfg)
     load_into(model, {f"m.{k}": v for k, v in tensors.items()}, "m.", p.name)
-    try:
-        info = json.loads(meta.get("info", "{}"))
-    except ValueError:
-        info = {}
-    return model.to(device).eval(), info
+    return model.to(device).eval(), read_info(meta)
 
 
 # --------------------------------------------------------------------------------------------- training
-def _augment(x: torch.Tensor, gen: torch.Generator, max_shift: int = 2) -> torch.Tensor:
-    """Random translations of up to max_shift pixels (zero padding = background at -1): cheap and effective."""
-    b, _, s, _ = x.shape
-    pad = F.pad(x, (max_shift,) * 4, value=-1.0)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=gen)
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=gen)
-    rows = (dy[:, None] + torch.arange(s)[None]).view(b, 1, s, 1).expand(b, x.shape[1], s, s + 2 * max_shift)
-    cols = (dx[:, None] + torch.arange(s)[None]).view(b, 1, 1, s).expand(b, x.shape[1], s, s)
-    r = pad.gather(2, rows)  # (B, C, S, S + 2m): rows picked
-    return r.gather(3, cols)
+AUGMENT_SHIFT = 2   # pixels: random translations of up to this much make the classifier robust, cheaply
 
 
 @torch.inference_mode()
@@ -192,8 +177,8 @@ def train_classifier(dataset: str, epochs: int = 6, batch_size: int = 128, lr: f
         for i in range(steps_per_epoch):
             idx = order[i * batch_size:(i + 1) * batch_size]
             x, y = train.batch(idx), train.labels[idx]
-            if augment:
-                x = _augment(x, gen)
+            if augment:  # shifted by up to AUGMENT_SHIFT pixels, the border filled with the background (-1)
+                x = translate(x, gen, ratio=AUGMENT_SHIFT / x.shape[-1])
             loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()

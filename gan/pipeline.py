@@ -56,7 +56,7 @@ class GeneratorPipeline:
     def labels_tensor(self, labels, n: int) -> torch.Tensor | None:
         """What G and D take as class input: None for an unconditional model; otherwise class indices (an int for
         all, a list, or None for 0, 1, 2, ... in turn) as a long tensor, or soft class weights (a 2-D float
-        tensor or array, one row per sample) as a float tensor, to blend classes (see gan.models.embed_classes)."""
+        tensor or array, one row per sample) as a float tensor, to blend classes (see gan.layers.embed_classes)."""
         if not self.config.conditional:
             return None
         if isinstance(labels, (torch.Tensor, np.ndarray)) and labels.ndim == 2:

@@ -15,17 +15,30 @@ def digits():
     return load_dataset("mnist", split="test").batch(torch.arange(32))
 
 
+def shifts_of(images, out, most=4) -> set:
+    """The (dy, dx) by which each output is its input shifted by whole pixels, -1 (black) filled in."""
+    shifts = set()
+    for src, dst in zip(images, out):
+        found = [(dy, dx) for dy in range(-most, most + 1) for dx in range(-most, most + 1)
+                 if torch.equal(torch.roll(torch.nn.functional.pad(src, (most,) * 4, value=-1), (dy, dx), (1, 2))
+                                [:, most:most + 28, most:most + 28], dst)]
+        assert found, "each output is its input shifted by whole pixels, with -1 (black) filled in"
+        shifts.add(found[0])
+    return shifts
+
+
 def test_translation_moves_whole_images_by_at_most_an_eighth_and_fills_with_background(digits):
     out = translate(digits, torch.Generator().manual_seed(0))
     assert out.shape == digits.shape
-    shifts = set()
-    for src, dst in zip(digits, out):
-        found = [(dy, dx) for dy in range(-4, 5) for dx in range(-4, 5)
-                 if torch.equal(torch.roll(torch.nn.functional.pad(src, (4, 4, 4, 4), value=-1), (dy, dx), (1, 2))
-                                [:, 4:32, 4:32], dst)]
-        assert found, "each output is its input shifted by whole pixels, with -1 (black) filled in"
-        shifts.add(found[0])
-    assert len(shifts) > 5                     # each image gets its own shift
+    assert len(shifts_of(digits, out)) > 5     # each image gets its own shift
+
+
+def test_the_classifier_trains_on_the_same_translation_by_up_to_two_pixels(digits):
+    from gan.classifier import AUGMENT_SHIFT
+
+    out = translate(digits, torch.Generator().manual_seed(3), ratio=AUGMENT_SHIFT / digits.shape[-1])
+    steps = {abs(v) for shift in shifts_of(digits, out) for v in shift}
+    assert AUGMENT_SHIFT == 2 and max(steps) == 2 and len(steps) > 1
 
 
 def test_cutout_erases_one_square_of_half_the_side(digits):
