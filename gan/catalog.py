@@ -13,7 +13,7 @@ Three sources, one name space:
     live      registered by the trainer         -> "live: <id>" (or any name the caller gives), listed while
                                                    its `alive()` says so, with the pipeline's current info
 
-Listing reads only the safetensors header (a few KB, no torch import), so the first page is fast and a folder
+Listing reads only the safetensors header (a few KB, with safetensors' own parser, no torch import), so the first page is fast and a folder
 full of foreign files costs nothing. Files that are not GANscope generators are skipped: classifiers quietly
 (they are expected in weights/), anything else is reported in `problems` with the reason, and never crashes the
 listing. No Gradio here.
@@ -81,38 +81,34 @@ class ModelEntry:
         return " · ".join(parts)
 
 
-def read_header(path: str | Path) -> dict:
-    """The JSON header of a safetensors file (tensor table + "__metadata__"), without reading the tensors.
-    Raises GanInputError with the reason when the file is not safetensors."""
+def read_header(path: str | Path) -> tuple[dict, list[str]]:
+    """(metadata, tensor names) of a safetensors file, read by safetensors from the header alone: no tensor is
+    read and torch is not imported. Raises GanInputError with the reason when the file is not safetensors or its
+    header is over MAX_HEADER_BYTES."""
+    from safetensors import SafetensorError, safe_open
+
     p = Path(path)
     try:
-        with open(p, "rb") as f:
+        with open(p, "rb") as f:  # safetensors allows 100 MB of header; a catalog listing allows less
             head = f.read(8)
-            if len(head) != 8:
-                raise GanInputError(f"{p.name} is not a safetensors file (too short)")
-            (n,) = struct.unpack("<Q", head)
-            size = p.stat().st_size
-            if n < 2 or n > MAX_HEADER_BYTES or n > size - 8:
-                raise GanInputError(f"{p.name} is not a safetensors file (bad header length)")
-            raw = f.read(n)
+        if len(head) == 8 and struct.unpack("<Q", head)[0] > MAX_HEADER_BYTES:
+            raise GanInputError(f"{p.name} is not a safetensors file (its header would be over "
+                                f"{MAX_HEADER_BYTES // 2 ** 20} MB)")
+        with safe_open(p, framework="numpy") as f:
+            return f.metadata() or {}, list(f.keys())
     except OSError as e:
         raise GanInputError(f"{p.name} cannot be read ({e.strerror or e.__class__.__name__})") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise GanInputError(f"{p.name} is not a safetensors file (unreadable header)") from None
-    if not isinstance(header, dict):
-        raise GanInputError(f"{p.name} is not a safetensors file (unreadable header)")
-    return header
+    except SafetensorError as e:  # "Error while deserializing header: invalid header length" -> the reason
+        reason = str(e).split(": ")[1 if ": " in str(e) else 0]
+        raise GanInputError(f"{p.name} is not a safetensors file ({reason})") from None
 
 
 def read_entry(path: str | Path, name: str, source: str) -> ModelEntry | None:
     """A catalog entry from a file's header; None for a GANscope classifier (not a generator, not an error);
     GanInputError for anything else that is not a GANscope generator."""
     p = Path(path)
-    header = read_header(p)
-    meta = header.get("__metadata__") or {}
-    fmt = meta.get("format") if isinstance(meta, dict) else None
+    meta, tensors = read_header(p)
+    fmt = meta.get("format")
     if fmt == CLASSIFIER_FORMAT:
         return None
     if fmt != GENERATOR_FORMAT or "model_config" not in meta:
@@ -127,7 +123,7 @@ def read_entry(path: str | Path, name: str, source: str) -> ModelEntry | None:
         info = json.loads(meta.get("info", "{}"))
     except (TypeError, ValueError):
         info = {}
-    if not any(k.startswith("generator.") for k in header):
+    if not any(k.startswith("generator.") for k in tensors):
         raise GanInputError(f"{p.name} holds no generator weights")
     return ModelEntry(name, source, p, config, info if isinstance(info, dict) else {}, p.stat().st_mtime_ns)
 

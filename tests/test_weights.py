@@ -113,3 +113,41 @@ if __name__ == "__main__":  # print the slices to record
         label = 4 if pipe.config.conditional else None  # a 4 crosses the slice; a 7 leaves it blank
         values = np.round(sample(pipe, label).astype(np.float64), 4).tolist()
         print(f'    "{p.name}": ("{pipe.info.get("dataset")}", {label}, {values}),')
+
+
+def test_the_catalog_lists_from_headers_alone_and_says_what_is_wrong_with_each_damaged_file(tmp_path):
+    """Listing reads headers with safetensors' own parser: a damaged or foreign file is skipped with its name and
+    the reason, a classifier quietly, the good file is listed; and none of this imports torch."""
+    import json
+    import struct
+    import subprocess
+
+    good = (WEIGHTS / "mnist-dcgan.safetensors").read_bytes()
+    (tmp_path / "good.safetensors").write_bytes(good)
+    (tmp_path / "truncated.safetensors").write_bytes(good[:3000])
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    (tmp_path / "garbage.safetensors").write_bytes(b"not a model\n" * 10)
+    (tmp_path / "vast.safetensors").write_bytes(struct.pack("<Q", 64 * 2 ** 20) + b"{}")
+
+    def header_only(name, metadata):
+        raw = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "__metadata__": metadata})
+        (tmp_path / name).write_bytes(struct.pack("<Q", len(raw)) + raw.encode() + b"\0\0\0\0")
+
+    header_only("foreign.safetensors", {"format": "pt"})
+    header_only("classifier-x.safetensors", {"format": "ganscope-classifier", "format_version": "1"})
+    header_only("no-weights.safetensors", {"format": "ganscope", "model_config": "{}"})
+    script = ("import json, sys; from gan.catalog import Catalog; c = Catalog(sys.argv[1], None); c.refresh(); "
+              "print(json.dumps([c.names(), c.problems, 'torch' in sys.modules]))")
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    names, problems, torch_loaded = json.loads(r.stdout)
+    assert names == ["good"] and not torch_loaded
+    reasons = {p.split(": ", 1)[0].rsplit("/", 1)[-1]: p.split(": ", 1)[1] for p in problems}
+    assert sorted(reasons) == sorted(f"{n}.safetensors" for n in ("truncated", "empty", "garbage", "vast", "foreign",
+                                                                  "no-weights")), problems
+    for name in ("truncated", "empty", "garbage"):
+        assert reasons[f"{name}.safetensors"].startswith(f"{name}.safetensors is not a safetensors file ("), problems
+    assert "over 16 MB" in reasons["vast.safetensors"]
+    assert "not a GANscope generator" in reasons["foreign.safetensors"]
+    assert "no generator weights" in reasons["no-weights.safetensors"]
