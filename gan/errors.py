@@ -23,9 +23,12 @@ class FieldError(GanInputError):
     def worded(self, label: str) -> str:
         """The message as a form shows it: the field by its label, and what was typed (an empty field, or text a
         number field could not read, reaches the server as nothing)."""
+        head = f"{label[:1].upper()}{label[1:]} {self.rule}"
+        if isinstance(self.value, bool):       # a checkbox or a choice: the rule says it all
+            return head
         typed = "the field is empty or not a number" if self.value is None or self.value == "" \
             else f"you typed {_shown(self.value)}"
-        return f"{label[:1].upper()}{label[1:]} {self.rule}; {typed}"
+        return f"{head}; {typed}"
 
 
 def _shown(value) -> str:

@@ -49,7 +49,7 @@ class TrainingSession:
                 cfg = saved
         elif not resume and self.out is not None and (self.out / CHECKPOINT).is_file():
             raise GanInputError(f"{self.out} already holds a run: add --resume to continue it, or pick another --out")
-        self.trainer = Trainer(cfg, self.out, dataset)
+        self.trainer = Trainer(cfg, dataset=dataset)
         if state is not None:
             self.trainer.load_state_dict(state)
             self.resumed_from = self.trainer.step_count

@@ -10,83 +10,69 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
 import time
+import typing
 from pathlib import Path
 
+from gan.architectures import ARCHITECTURES
 from gan.cli import run_main
 from gan.config import TrainConfig
 from gan.data import DATASETS, PREFIXED
 from gan.devices import DEVICE_CHOICES
 from gan.losses import LOSSES
-from gan.models import ARCHITECTURES
 
 log = logging.getLogger("gan.train")
 
 
+# The option groups of --help, in order, with their titles (a field's "group" names one; None: the main list).
+GROUPS = {"schedule": "schedule", "optimisation": "optimisation (unset: the loss's preset)", "model": "model",
+          "speed": "speed (CUDA only; the CPU path stays float32)"}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
+    """The options: --out, --resume and --dry-run, then one per TrainConfig field (see add_setting)."""
     p = argparse.ArgumentParser(prog="python -m gan.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    datasets = ", ".join(list(DATASETS) + [f"{k}:PATH" for k in PREFIXED])
-    p.add_argument("--dataset", default=d.dataset, help=f"one of: {datasets} (default: %(default)s)")
-    p.add_argument("--arch", default=None, help=f"one of: {', '.join(ARCHITECTURES)} (default: dcgan for images, "
-                                                "mlp for 2-D points)")
-    p.add_argument("--loss", default=d.loss, help=f"one of: {', '.join(LOSSES)} (default: %(default)s)")
-    p.add_argument("--steps", type=int, help=f"total training steps (G updates) (default: {d.steps}; with --resume, "
-                                             "the run's own total)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<dataset>-<arch>-<loss>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint; "
                                                          "starts fresh if there is none")
     p.add_argument("--dry-run", action="store_true", help="run one step of every phase and write nothing")
-    p.add_argument("--device", default=d.device, choices=DEVICE_CHOICES)
-    p.add_argument("--seed", type=int, default=d.seed)
-    g = p.add_argument_group("schedule")
-    g.add_argument("--sample-every", type=int, default=d.sample_every)
-    g.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    g.add_argument("--log-every", type=int, default=d.log_every)
-    g.add_argument("--n-samples", type=int, default=d.n_samples, help="images in the fixed-noise grid")
-    h = p.add_argument_group("optimisation (unset: the loss's preset)")
-    h.add_argument("--batch-size", type=int)
-    h.add_argument("--lr-g", type=float)
-    h.add_argument("--lr-d", type=float)
-    h.add_argument("--beta1", type=float)
-    h.add_argument("--beta2", type=float)
-    h.add_argument("--optimizer", choices=("adam", "rmsprop"))
-    h.add_argument("--n-critic", type=int, help="D updates per G update")
-    h.add_argument("--gp-lambda", type=float, help="gradient penalty weight (wgan-gp)")
-    h.add_argument("--clip", type=float, help="weight clipping bound (wgan)")
-    h.add_argument("--ema", type=float, default=d.ema, help="EMA decay of G's weights; 0 turns it off")
-    h.add_argument("--augment", metavar="POLICY",
-                   help="DiffAugment for D on small datasets: translation, cutout or translation,cutout; "
-                        "'' for none (default: none)")
-    m = p.add_argument_group("model")
-    m.add_argument("--image-size", type=int, help="resize images to this size (28, 32 or 64 for dcgan)")
-    m.add_argument("--z-dim", type=int)
-    m.add_argument("--z-dist", choices=("normal", "uniform"), default=d.z_dist)
-    m.add_argument("--g-width", type=int)
-    m.add_argument("--d-width", type=int)
-    m.add_argument("--depth", type=int, help="hidden layers (mlp)")
-    m.add_argument("--conditional", action="store_true", help="class-conditional G and projection D")
-    m.add_argument("--spectral-norm", action="store_true", help="spectral norm on every layer of D")
-    s = p.add_argument_group("speed (CUDA only; the CPU path stays float32)")
-    s.add_argument("--no-amp", dest="amp", action="store_false", help="no bf16 autocast")
-    s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
-    s.add_argument("--compile", action="store_true", help="torch.compile G and D")
-    p.add_argument("--data-root", help="where torchvision datasets are looked for and downloaded")
+    groups = {None: p, **{key: p.add_argument_group(title) for key, title in GROUPS.items()}}
+    names = {"datasets": ", ".join(list(DATASETS) + [f"{k}:PATH" for k in PREFIXED]),
+             "archs": ", ".join(ARCHITECTURES), "losses": ", ".join(LOSSES)}
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        add_setting(groups[f.metadata["group"]], f, hints[f.name], names)
     return p
 
 
+def add_setting(group, f: dataclasses.Field, hint, names: dict) -> None:
+    """One option for a TrainConfig field: --batch-size for batch_size, its type from the annotation, its help and
+    group from the field's metadata (gan.config.setting). A yes/no field is a switch: --conditional turns on what
+    is off by default, --no-amp turns off what is on."""
+    meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+    text = meta["help"].format(default=f.default, **names)
+    kind = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+    if kind is bool:
+        if f.default:
+            group.add_argument(f"--no-{flag[2:]}", dest=f.name, action="store_false", help=f"turn off: {text}")
+        else:
+            group.add_argument(flag, action="store_true", help=text)
+        return
+    choices = meta.get("choices") or (DEVICE_CHOICES if f.name == "device" else None)  # gan.devices has that list
+    details = {"choices": choices, "metavar": meta.get("metavar")}
+    group.add_argument(flag, type=None if kind is str else kind, default=None if meta.get("unset") else f.default,
+                       help=text, **{k: v for k, v in details.items() if v is not None})
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    fields = TrainConfig.__dataclass_fields__
-    given = {k: v for k, v in vars(args).items() if k in fields}
-    if given.get("steps") is None:
-        given.pop("steps", None)
-    cfg = TrainConfig(**given)
-    cfg.augment = cfg.augment or ""
-    return cfg
+    """The TrainConfig the options ask for: an option left unset (None) keeps the field's default."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
 def resume_changes(args: argparse.Namespace) -> dict:
@@ -102,6 +88,10 @@ def default_out(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def picked_for(kind: str) -> str:
+    return "2-D point data" if kind == "points" else "images"
+
+
 def dry_run(cfg: TrainConfig) -> None:
     from gan.trainer import Trainer
 
@@ -112,6 +102,8 @@ def dry_run(cfg: TrainConfig) -> None:
     trainer.ema_step()
     trainer.sample_images()
     trainer.pending.clear()
+    if cfg.arch is None:
+        print(f"no --arch given: {trainer.cfg.arch}, the family for {picked_for(trainer.model_config.kind)}")
     print(f"dry run ok: {trainer.cfg.arch} / {trainer.cfg.loss} on {trainer.data.name} ({len(trainer.data)} samples, "
           f"{trainer.device}); one D step, one G step, one EMA update and one sample ran; nothing was written")
 
@@ -162,6 +154,8 @@ def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
     t = session.trainer
     log.info("training %s / %s on %s (%d samples) on %s -> %s", t.cfg.arch, t.cfg.loss, t.data.name, len(t.data),
              t.device, out)
+    if cfg.arch is None:
+        log.info("no --arch given: %s, the family for %s", t.cfg.arch, picked_for(t.model_config.kind))
     if ctx is not None:
         log.info("DistributedDataParallel: %d processes (%s), %d samples per process and step, %d in all",
                  ctx.world_size, ctx.backend, t.cfg.batch_size, t.cfg.batch_size * ctx.world_size)

@@ -21,13 +21,14 @@ from torch import nn
 
 from gan import checkpoint as ckpt
 from gan.augment import diff_augment, parse_policy
-from gan.config import LIMITS, ModelConfig, TrainConfig, check_number
+from gan.architectures import check_architecture
+from gan.config import LIMITS, OPTIMIZERS, ModelConfig, TrainConfig, check_number
 from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.devices import resolve_device
 from gan.errors import FieldError, GanInputError, TrainingDiverged
 from gan.latent import sample_z, seed_to_z
 from gan.losses import LOSSES, gradient_penalty
-from gan.models import ARCHITECTURES, build_discriminator, build_generator
+from gan.models import build_discriminator, build_generator
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +37,21 @@ LIVE_SETTINGS = ("lr_g", "lr_d", "n_critic", "augment")  # what may change mid-r
 
 
 # ------------------------------------------------------------------------------------- hyperparameters
-def resolve_config(cfg: TrainConfig) -> TrainConfig:
-    """Fill every None with the loss's preset (2-D overrides for point data) and check every number, so that the
-    rest of the code never sees a missing or absurd value."""
-    if cfg.loss not in LOSSES:
+def resolve_config(cfg: TrainConfig, points: bool | None = None) -> TrainConfig:
+    """Fill every None with the loss's preset (2-D overrides for point data) and check every setting, so that the
+    rest of the code never sees a missing, absurd or ill-fitting value. The one place that refuses a run's
+    settings (command line, Train tab, run manager): nothing is switched silently; an unset architecture becomes
+    mlp for 2-D points and dcgan for images. `points`: whether the data is 2-D points (None: from the dataset's
+    name)."""
+    if not isinstance(cfg.loss, str) or cfg.loss not in LOSSES:
         raise GanInputError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(LOSSES)}")
     loss = LOSSES[cfg.loss]
-    points = is_points_dataset(cfg.dataset)
+    points = is_points_dataset(cfg.dataset) if points is None else points
     preset = {**loss.preset, **(loss.preset_2d if points else {})}
     arch = cfg.arch or ("mlp" if points else "dcgan")
-    if arch not in ARCHITECTURES:
-        raise GanInputError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
+    family = check_architecture(arch)
     arch_defaults = {"g_width": 128, "d_width": 128, "depth": 3, "z_dim": 2} if points else {
-        "z_dim": 100, **ARCHITECTURES[arch].defaults}
+        "z_dim": 100, **family.defaults}
     filled = copy.deepcopy(cfg)
     filled.arch = arch
     for name in ("batch_size", "lr_g", "lr_d", "beta1", "beta2", "optimizer", "n_critic", "gp_lambda", "clip",
@@ -56,6 +59,8 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         if getattr(filled, name) is None:
             setattr(filled, name, preset.get(name, arch_defaults.get(name, _FALLBACK.get(name))))
     _check(filled)
+    if points:
+        _check_fits_points(filled)
     return filled
 
 
@@ -65,23 +70,28 @@ _FALLBACK = dict(beta1=0.5, beta2=0.999, gp_lambda=10.0, clip=0.01, optimizer="a
 def _check(cfg: TrainConfig) -> None:
     for name in LIMITS:
         setattr(cfg, name, check_number(name, getattr(cfg, name)))
-    if cfg.optimizer not in ("adam", "rmsprop"):
-        raise GanInputError(f"--optimizer must be adam or rmsprop, not {cfg.optimizer!r}")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise FieldError("optimizer", f"must be {' or '.join(OPTIMIZERS)}", cfg.optimizer)
     cfg.augment = ",".join(parse_policy(cfg.augment))
 
 
-def _check_augment_fits(kind: str, augment: str) -> None:
-    if augment and kind != "image":
-        raise GanInputError("--augment transforms images; 2-D point data has none")
+def _check_fits_points(cfg: TrainConfig) -> None:
+    """What 2-D point data cannot have: an image family, class conditioning, image augmentation. Each is refused
+    by its field's name, never switched off."""
+    if cfg.arch != "mlp":
+        raise FieldError("arch", "must be mlp for 2-D point data (dcgan and progan draw images)", cfg.arch)
+    if cfg.conditional:
+        raise FieldError("conditional", "must be off for 2-D point data (it needs images with class labels)",
+                         cfg.conditional)
+    if cfg.augment:
+        raise FieldError("augment", "must be off for 2-D point data (it transforms images)", cfg.augment)
 
 
 def model_config_for(cfg: TrainConfig, ds: Dataset) -> ModelConfig:
-    image = ds.kind == "image"
-    if not image and cfg.conditional:
-        raise GanInputError("--conditional needs an image dataset with class labels")
-    _check_augment_fits(ds.kind, cfg.augment)
+    """The networks' config for a resolved TrainConfig on its dataset (sizes, channels, classes come from the
+    data)."""
     if cfg.conditional and ds.n_classes < 2:
-        raise GanInputError(f"--conditional needs class labels, and {ds.name} has none")
+        raise FieldError("conditional", f"needs class labels, and {ds.name} has none", cfg.conditional)
     return ModelConfig(
         arch=cfg.arch, kind=ds.kind, image_size=ds.image_size or 28, channels=ds.channels or 1,
         z_dim=cfg.z_dim, z_dist=cfg.z_dist, n_classes=ds.n_classes if cfg.conditional else 0,
@@ -111,12 +121,12 @@ class StepRecord:
 
 class Trainer:
     """Owns the networks, optimizers, data and RNG of one run. `step()` is one training iteration; the caller
-    (command line, run manager, playground) decides when to log, sample, checkpoint, pause or stop."""
+    (command line, run manager, playground) decides when to log, sample, checkpoint, pause or stop. `dataset`:
+    data already loaded (the Playground's points), used instead of loading cfg.dataset."""
 
-    def __init__(self, cfg: TrainConfig, out: str | Path | None = None, dataset: Dataset | None = None):
-        self.cfg = resolve_config(cfg)
+    def __init__(self, cfg: TrainConfig, dataset: Dataset | None = None):
+        self.cfg = resolve_config(cfg, None if dataset is None else dataset.kind == "points")
         self.device = resolve_device(self.cfg.device)
-        self.out = Path(out) if out else None
         self.loss = LOSSES[self.cfg.loss]
         self.data = dataset if dataset is not None else load_dataset(
             self.cfg.dataset, split="all", image_size=self.cfg.image_size, data_root=self.cfg.data_root,
@@ -309,8 +319,8 @@ class Trainer:
             _check(trial)  # also normalises the augmentation policy's spelling
             if getattr(trial, name) == getattr(self.cfg, name):
                 continue
-            if name == "augment":
-                _check_augment_fits(self.model_config.kind, trial.augment)
+            if self.model_config.kind == "points":
+                _check_fits_points(trial)
             changed[name] = getattr(trial, name)
         for name, value in changed.items():
             self._apply_setting(name, value)

@@ -111,6 +111,40 @@ def test_dry_run_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args, words", [
+    (["--arch", "dcgan"], "--arch must be mlp for 2-D point data"), (["--conditional"], "--conditional must be off"),
+    (["--augment", "cutout"], "--augment must be off for 2-D point data")])
+def test_point_data_with_image_settings_is_refused_not_changed(args, words, tmp_path):
+    refused(in_process("gan.train", "--dataset", "ring8", "--steps", "1", "--out", tmp_path / "run", *args), words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dry_run_says_which_architecture_it_picked(tmp_path):
+    r = in_process("gan.train", "--dry-run", "--dataset", "ring8", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "no --arch given: mlp, the family for 2-D point data" in r.stdout
+
+
+def test_every_train_config_field_is_an_option_with_help():
+    """The options are made from TrainConfig's fields: a new field is an option at once, with its help."""
+    import dataclasses
+
+    from gan.config import TrainConfig
+    from gan.train import build_parser
+
+    p = build_parser()
+    options = {a.dest: a for a in p._actions}
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in options and options[f.name].help, f.name
+    assert options["amp"].option_strings == ["--no-amp"] and options["conditional"].option_strings == [
+        "--conditional"]
+    args = p.parse_args(["--lr-g", "1e-4", "--depth", "2", "--no-amp", "--optimizer", "rmsprop"])
+    assert (args.lr_g, args.depth, args.amp, args.optimizer, args.steps, args.seed) == (1e-4, 2, False, "rmsprop",
+                                                                                       None, 0)
+    with pytest.raises(SystemExit):
+        p.parse_args(["--optimizer", "sgd"])
+
+
 def test_points_model_generates_csv(tmp_path):
     r = in_process("gan.train", "--dataset", "ring8", "--steps", "3", "--out", tmp_path / "run")
     assert r.returncode == 0, r.stderr

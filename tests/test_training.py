@@ -7,11 +7,11 @@ import torch
 
 import gan
 from gan.config import TrainConfig
-from gan.errors import GanInputError, TrainingDiverged
+from gan.errors import FieldError, GanInputError, TrainingDiverged
 from gan.losses import LOSSES
 from gan.rundir import TrainingSession, read_metrics
 from gan.run_files import CHECKPOINT, MODEL_FILE
-from gan.trainer import Trainer
+from gan.trainer import Trainer, resolve_config
 
 TINY = dict(g_width=8, d_width=8, batch_size=16, z_dim=16, log_every=1, sample_every=1000, checkpoint_every=1000)
 
@@ -233,6 +233,27 @@ def test_points_refuse_augmentation_on_resume(tmp_path):
 def test_bad_settings_get_a_clear_message(bad, match):
     with pytest.raises(GanInputError, match=match):
         Trainer(tiny(**bad))
+
+
+@pytest.mark.parametrize("choice, field, words", [
+    (dict(arch="dcgan"), "arch", "must be mlp for 2-D point data"), (dict(arch="progan"), "arch", "must be mlp"),
+    (dict(conditional=True), "conditional", "must be off for 2-D point data"),
+    (dict(augment="translation"), "augment", "must be off for 2-D point data")])
+def test_point_data_refuses_image_settings_by_name_instead_of_dropping_them(choice, field, words):
+    """resolve_config is the one place that refuses (the command line, the Train tab and the run manager all call
+    it): the error names the field, so each front end can say it in its own words."""
+    for dataset in ("grid25", "csv:points.csv"):
+        with pytest.raises(FieldError) as e:
+            resolve_config(tiny(dataset=dataset, **choice))
+        assert e.value.field == field and words in e.value.rule, e.value
+        assert str(e.value).startswith(f"--{field} "), e.value
+    resolve_config(tiny(dataset="mnist", **choice))  # images take them all
+
+
+def test_no_architecture_picks_mlp_for_points_and_dcgan_for_images():
+    assert resolve_config(tiny(dataset="ring8")).arch == "mlp"
+    assert resolve_config(tiny(dataset="mnist")).arch == "dcgan"
+    assert resolve_config(tiny(dataset="ring8", arch="mlp", augment="")).arch == "mlp"
 
 
 def test_config_json_records_the_resolved_settings(tmp_path):
