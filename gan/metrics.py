@@ -52,6 +52,12 @@ IMMATURE_FD_RATIO = 100   # FD above this many times its floor: too early to rea
 COLLAPSE_SHARE = 0.7      # a mature generator covering fewer than this share of the classes (or modes) is collapsing
 IMMATURE_HQ = 0.2         # 2-D: under this share of points near any mode, mode coverage is not yet meaningful
 CLASSIFIER_FOR = {"mnist": "mnist", "mnist-full": "mnist", "fashion-mnist": "fashion-mnist"}
+# The mode-collapse monitor a training run calls every QUALITY_EVERY steps (gan.run_manager runs it by default):
+# few enough samples to cost a fraction of a second, enough to count classes and modes.
+QUALITY_EVERY = 500
+QUALITY_SAMPLES = 1000
+MONITOR_KEYS = ("fd", "fd_floor", "classes_covered", "class_histogram", "class_kl", "modes_covered", "high_quality",
+                "reverse_kl", "mode_histogram", "label_accuracy", "n_modes", "confidence")
 
 
 # ---------------------------------------------------------------------------------------- plain functions
@@ -290,6 +296,19 @@ def evaluate(pipe, dataset: str | None = None, n: int | None = None, seed: int =
         out = image_metrics(samples, dataset, labels, classifier, with_floor=with_floor)
     return {"dataset": dataset, "truncation": truncation, "seed": seed, **out,
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def quality_monitor(trainer) -> dict:
+    """One mode-collapse monitor reading of a training run: class coverage and FD against its floor on
+    QUALITY_SAMPLES samples of the EMA generator (PacGAN's figures for 2-D data); {} for a dataset without metrics."""
+    from gan.pipeline import GeneratorPipeline
+
+    if not is_supported(trainer.cfg.dataset):
+        return {}
+    pipe = GeneratorPipeline(trainer.model_config, trainer.G_ema, None, trainer.model_info(), "monitor",
+                             trainer.device)
+    figures = evaluate(pipe, trainer.cfg.dataset, n=QUALITY_SAMPLES)
+    return {k: figures[k] for k in MONITOR_KEYS if k in figures}
 
 
 def monitor_verdict(reading: dict) -> str:

@@ -9,6 +9,7 @@ the runs are listed again and can be resumed from their last checkpoint.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import queue
@@ -26,6 +27,7 @@ import numpy as np
 
 from gan.config import TrainConfig
 from gan.errors import GanInputError, TrainingDiverged
+from gan.metrics import QUALITY_EVERY, quality_monitor
 from gan.rundir import TrainingSession, list_snapshots, read_metrics, saved_train_config
 from gan.timeline import Timeline
 from gan.run_files import CONFIG_FILE, METRICS_LOG, MODEL_FILE
@@ -449,10 +451,12 @@ class RunManager:
     """The module-level owner of all runs in a runs folder; one active run at a time unless max_active says more."""
 
     def __init__(self, runs_dir: str | Path = "runs", max_active: int = 1, quality_fn: Callable | None = None,
-                 quality_every: int = 0):
+                 quality_every: int = QUALITY_EVERY):
+        """`quality_fn(trainer) -> figures` is the mode-collapse monitor every run calls each `quality_every`
+        steps (gan.metrics.quality_monitor unless given; quality_every=0 turns it off)."""
         self.runs_dir = Path(runs_dir)
         self.max_active = max(1, int(max_active))
-        self.quality_fn, self.quality_every = quality_fn, quality_every
+        self.quality_fn, self.quality_every = quality_fn or quality_monitor, quality_every
         self.runs: dict[str, Run] = {}
         self.current: str | None = None
         self._lock = threading.Lock()
@@ -571,6 +575,27 @@ class RunManager:
             self.current = run_id_new
             run.start(resume=True)
         return run
+
+    def stage_upload(self, upload: str | Path | None, kind: str) -> tuple[str, Path | None]:
+        """An uploaded file ("zip" of images or "csv" of points) as a dataset name that outlives the upload:
+        copied into runs/uploads/ under its content's hash (the web server deletes its own copy later), so a run
+        on it can be resumed after a restart. Returns the dataset name and the copy when it is new (remove it if
+        the run is then refused)."""
+        suffix = {"zip": ".zip", "csv": ".csv"}[kind]
+        what = "images" if kind == "zip" else "points"
+        if not upload:
+            raise GanInputError(f"choose a file to upload: a {suffix} of {what}")
+        src = Path(upload)
+        if src.suffix.lower() != suffix:
+            raise GanInputError(f"an upload of {what} needs a {suffix} file, got {src.name!r}")
+        folder = self.runs_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        dst = folder / f"{hashlib.sha256(src.read_bytes()).hexdigest()[:16]}{suffix}"
+        created = None
+        if not dst.exists():
+            shutil.copyfile(src, dst)
+            created = dst
+        return f"{kind}:{dst}", created
 
     def deletable(self, run_id: str | None = None) -> bool:
         """Whether delete(run_id) would act now: the run exists and neither trains, sits paused, nor is still

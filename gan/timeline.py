@@ -9,18 +9,20 @@ cache key.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from gan.errors import GanInputError
+from gan.errors import FieldError, GanInputError
 
 GRID_SAMPLES = 64        # the fixed latents shown at each checkpoint (seeds 0..63, as in the run's sample grid)
 POINT_SAMPLES = 512
 KEEP_PIPES = 4           # generators kept loaded (the slider usually moves between neighbours)
 KEEP_PICTURES = 256      # pictures kept: about 180 KB each for a 28x28 grid
+ANIMATION_FPS = (1, 12)  # the animation's checkpoints per second, lowest and highest
 
 
 class Timeline:
@@ -47,10 +49,9 @@ class Timeline:
         if not snaps:
             raise GanInputError("this run has no checkpoints yet: the first is saved after its first "
                                 "checkpoint interval")
-        try:
-            target = float(step)
-        except (TypeError, ValueError):
-            raise GanInputError(f"the step must be a number, got {step!r}") from None
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+            raise FieldError("step", "must be a number", step)
+        target = float(step)
         return min(snaps, key=lambda sp: (abs(sp[0] - target), -sp[0]))
 
     def pipe(self, path: Path):
@@ -87,13 +88,14 @@ class Timeline:
 
     def one(self, step, seed: int, size: int = 224) -> tuple[int, np.ndarray | None]:
         """One seed's image at the snapshot nearest `step`, upscaled to `size` px (None for a 2-D model)."""
+        from gan.latent import check_seed
         from gan.viz import upscale
 
         at, path = self.nearest(step)
         pipe = self.pipe(path)
         if pipe.is_points:
             return at, None
-        return at, upscale(pipe(seeds=[int(seed)], output_type="np")[0], size)
+        return at, upscale(pipe(seeds=[check_seed(seed)], output_type="np")[0], size)
 
     def frames(self, every: int = 1) -> list[tuple[int, np.ndarray]]:
         """Every `every`-th snapshot's picture, oldest first, and always the last: an animation of the run."""
@@ -111,6 +113,9 @@ class Timeline:
         atomically; returns the steps it shows."""
         from gan.viz import save_gif
 
+        low, high = ANIMATION_FPS
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not low <= fps <= high:  # NaN fails too
+            raise FieldError("fps", f"must be a number from {low} to {high}", fps)
         frames = self.frames(every)
         save_gif(path, [captioned(picture, f"step {step:,}") for step, picture in frames], fps=fps, size=None)
         return [step for step, _ in frames]

@@ -31,7 +31,7 @@ def assert_parked(run, step):
 
 @pytest.fixture
 def manager(tmp_path):
-    m = RunManager(tmp_path / "runs")
+    m = RunManager(tmp_path / "runs", quality_every=0)   # no monitor: these runs are not about it
     yield m
     m.stop_all()
 
@@ -261,9 +261,11 @@ def test_a_run_the_server_left_behind_is_picked_and_says_it_can_resume(tmp_path)
 
 
 def test_the_monitor_keeps_its_history_across_a_restart(tmp_path):
-    from gan.ui.train_tab import quality_monitor
+    """A manager runs the mode-collapse monitor (gan.metrics.quality_monitor) on its own, as the app's does."""
+    from gan.metrics import QUALITY_EVERY
 
-    manager = RunManager(tmp_path, quality_fn=quality_monitor, quality_every=5)
+    assert RunManager(tmp_path).quality_every == QUALITY_EVERY > 0   # on by default
+    manager = RunManager(tmp_path, quality_every=5)
     run = manager.start(TrainConfig(**TINY, dataset="mnist", steps=15))
     until(lambda: run.view().state == "finished", timeout=120)
     history = run.view().quality_history

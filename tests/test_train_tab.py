@@ -1,4 +1,5 @@
 """The Train tab through its named endpoints (gradio_client against a real server) and in a real browser."""
+import re
 import time
 
 import pytest
@@ -75,6 +76,11 @@ def test_full_control_cycle_through_the_api(client, train_app):
     (dict(lr_g=None), "^Learning rate of G must be a number above 0, at most 1; the field is empty or not a number$"),
     (dict(steps=1e12), "^Steps must be a whole number from 1 to 10,000,000; you typed 1,000,000,000,000$"),
     (dict(n_critic=-3), r"^D steps per G step \(n_critic\) must be a whole number from 1 to 100; you typed -3$"),
+    # A fraction in a whole-number field is refused, not rounded; text is a message, not a traceback.
+    (dict(batch_size=2.5), "^Batch size must be a whole number from 1 to 65,536; you typed 2.5$"),
+    (dict(steps="abc"), "^Steps must be a whole number from 1 to 10,000,000; you typed abc$"),
+    # 2-D points with an image architecture: the library refuses what the form says (the page sets mlp itself).
+    (dict(dataset="ring8", arch="dcgan"), "(?i)architecture"),
     (dict(dataset=train_tab.UPLOAD_ZIP), "choose a file"), (dict(loss="nope"), "not in the list of choices"),
 ])
 def test_bad_settings_get_a_message_and_start_nothing(client, train_app, kwargs, words):
@@ -98,17 +104,21 @@ def test_uploads_that_are_not_what_they_claim(client, train_app, tmp_path):
     text = tmp_path / "t.csv"
     text.write_text("a,b\nx,y\n")
     with pytest.raises(AppError, match="expected two numbers"):
-        client.predict(api_name="/start_training", dataset=train_tab.UPLOAD_CSV, upload=handle_file(str(text)))
+        client.predict(api_name="/start_training", dataset=train_tab.UPLOAD_CSV, upload=handle_file(str(text)),
+                       arch="mlp")
     points = tmp_path / "p.csv"
     points.write_text("x,y\n" + "\n".join(f"{i % 7},{i % 5}" for i in range(300)))
     status, _ = client.predict(api_name="/start_training", dataset=train_tab.UPLOAD_CSV, upload=handle_file(str(points)),
-                               batch_size=32)
+                               arch="mlp", batch_size=32)
     assert status["state"] == "running" and status["settings"]["arch"] == "mlp"
     poll(client, lambda s: s["step"] >= 3)
     client.predict(api_name="/stop_training")
 
 
-def test_the_augment_box_turns_on_diffaugment_for_images_only(client, train_app):
+def test_the_augment_box_turns_on_diffaugment_and_2d_points_refuse_it(client, train_app):
+    """Augmentation works on images; on 2-D points it is refused with a message, never silently dropped."""
+    from gradio_client.exceptions import AppError
+
     train_app[1].stop_all()
     status, _ = client.predict(api_name="/start_training", augment=True, batch_size=16)
     assert status["settings"]["augment"] == train_tab.AUGMENT_POLICY == "translation,cutout"
@@ -116,9 +126,10 @@ def test_the_augment_box_turns_on_diffaugment_for_images_only(client, train_app)
     poll(client, lambda s: s["step"] >= 3)  # augmented steps train
     assert run.session.trainer.augment_policy == ("translation", "cutout")
     client.predict(api_name="/stop_training")
-    status, _ = client.predict(api_name="/start_training", dataset="ring8", augment=True, batch_size=32)
-    assert status["state"] == "running" and status["settings"]["augment"] == ""  # 2-D points have no pixels
-    client.predict(api_name="/stop_training")
+    before = set(train_app[1].runs)
+    with pytest.raises(AppError, match="(?i)augment"):     # 2-D points have no pixels to augment
+        client.predict(api_name="/start_training", dataset="ring8", arch="mlp", augment=True, batch_size=32)
+    assert set(train_app[1].runs) == before and not train_app[1].active_runs()
     assert not train_tab.preset_values(train_tab.DEFAULT_PRESET)["augment"]  # off unless asked for
 
 
@@ -376,7 +387,7 @@ def test_the_live_model_shows_the_runs_step_and_d_and_goes_when_the_run_ends(cli
     assert f"run: {short.id}" in catalog.names() and f"live: {short.id}" not in catalog.names()
 
 
-def test_time_travel_picks_steps_and_plays_through_the_checkpoints(client, train_app, browser):
+def test_time_travel_picks_steps_and_plays_through_the_checkpoints(client, train_app, browser, demo):
     """The slider counts steps (not checkpoints), lands on the nearest checkpoint, and Play animates them all."""
     from playwright.sync_api import expect
 
@@ -405,6 +416,19 @@ def test_time_travel_picks_steps_and_plays_through_the_checkpoints(client, train
     src = page.locator("#train-travel-animation img").get_attribute("src", timeout=30_000)
     assert src and ".gif" in src
     page.close()
+    # The sliders' values arrive raw (preprocess=False): the library refuses what is not a number, in the
+    # page's words, as the handlers show it.
+    import gradio as gr
+
+    run_id = manager.get(None).id
+    for fn, args, words in (
+            (train_tab.on_play, (float("nan"),), "Checkpoints per second must be a number from 1 to 12; you typed nan"),
+            (train_tab.on_play, ("x",), "Checkpoints per second must be a number from 1 to 12; you typed x"),
+            (train_tab.on_play, (13,), "Checkpoints per second must be a number from 1 to 12; you typed 13"),
+            (train_tab.on_time_travel, ("x", 0), "Step must be a number; you typed x"),
+            (train_tab.on_time_travel, (first, 0.5), "a seed must be a whole number")):
+        with pytest.raises(gr.Error, match=re.escape(words)):
+            fn(demo.ganscope, run_id, *args)
 
 
 def test_the_upload_box_shows_only_for_uploads_and_whole(train_app, browser):
@@ -426,6 +450,48 @@ def test_the_upload_box_shows_only_for_uploads_and_whole(train_app, browser):
         const leaf = [...el.querySelectorAll('*')].filter(c => c.textContent.includes('Click to Upload')).pop();
         return leaf.getBoundingClientRect().bottom <= box.bottom + 1; }""")
     assert inside, "part of the upload box's text is cut off"
+    page.close()
+
+
+def test_2d_data_sets_the_mlp_and_turns_off_image_choices_in_sight(client, train_app, browser):
+    """Picking a 2-D dataset sets the Architecture to mlp and unticks and disables class-conditional and augment,
+    with a line that says why; Start then trains what the form shows. An image dataset turns the boxes back on."""
+    from playwright.sync_api import expect
+
+    url, manager, runs_dir = train_app
+    manager.stop_all()
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.locator("#train-start")).to_be_enabled(timeout=30_000)
+    page.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="Conditional, hinge + spectral norm").click()
+    conditional, augment = page.locator("#train-conditional input"), page.locator("#train-augment input")
+    expect(conditional).to_be_checked(timeout=15_000)
+    augment.check()
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option", name="ring8").click()
+    note = page.locator("#train-dataset-note")
+    expect(note).to_contain_text(train_tab.POINTS_NOTE, timeout=15_000)
+    expect(page.get_by_role("combobox", name="Architecture")).to_have_value("mlp")
+    for box in (conditional, augment):
+        expect(box).not_to_be_checked()
+        expect(box).to_be_disabled()
+    page.get_by_text("Hyperparameters").click()
+    page.get_by_label("batch size", exact=True).fill("16")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("ring8-mlp-hinge", timeout=30_000)
+    wait_for_step_above(page, 20)
+    run = manager.get(None)
+    assert (run.cfg.dataset, run.cfg.arch, run.cfg.conditional, run.cfg.augment) == ("ring8", "mlp", False, "")
+    expect(page.locator("#train-grid img")).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(runs_dir / "train-tab-ring8.png"), full_page=True)
+    manager.stop_all()
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option", name="mnist", exact=True).click()
+    expect(note).to_be_hidden(timeout=15_000)
+    expect(conditional).to_be_enabled()
+    expect(augment).to_be_enabled()
     page.close()
 
 

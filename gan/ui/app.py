@@ -27,7 +27,7 @@ import gradio as gr
 from gan.catalog import Catalog
 
 if TYPE_CHECKING:
-    from gan.playground_manager import Playgrounds as PlaygroundManager
+    from gan.playground_manager import PlaygroundManager
     from gan.run_manager import RunManager
 
 T = TypeVar("T")
@@ -114,8 +114,8 @@ class AppContext:
     @property
     def playgrounds(self) -> PlaygroundManager:
         """Every visitor's Playground (one per browser or API client), trained by the manager's workers."""
-        from gan.playground_manager import Playgrounds
-        return self.shared("playgrounds", lambda: Playgrounds(max_playing=self.max_playgrounds))
+        from gan.playground_manager import PlaygroundManager
+        return self.shared("playgrounds", lambda: PlaygroundManager(max_playing=self.max_playgrounds))
 
     def scratch(self, name: str) -> Path:
         """A folder for this server's temporary files of one kind ("explore", "interpolate"), made on first use
@@ -164,6 +164,24 @@ def bind(fn: Callable, ctx: AppContext) -> Callable:
     sig = inspect.signature(fn)
     handler.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])
     return handler
+
+
+def call_library(fn: Callable[[], T], labels: dict[str, str] | None = None) -> T:
+    """fn(), with the library's refusal of a user's input shown as the page shows messages: a GanInputError becomes
+    a gr.Error with its message (no traceback in the log, no "Error" from Gradio's own wording), and a FieldError
+    whose field is in `labels` ({TrainConfig field: the page's label}) names that field as the page labels it
+    ("Batch size must be a whole number from 1 to 65,536; you typed 0"). Anything else is a bug and keeps its
+    traceback."""
+    from gan.errors import FieldError, GanInputError
+
+    try:
+        return fn()
+    except FieldError as e:
+        if labels and e.field in labels:
+            raise gr.Error(e.worded(labels[e.field]), title="Check the form", print_exception=False) from None
+        raise gr.Error(str(e), title="Not possible", print_exception=False) from None
+    except GanInputError as e:
+        raise gr.Error(str(e), title="Not possible", print_exception=False) from None
 
 
 def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
