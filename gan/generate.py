@@ -17,7 +17,7 @@ import numpy as np
 
 from gan.cli import run_main
 from gan.errors import GanInputError
-from gan.latent import INTERPOLATIONS, parse_seeds
+from gan.latent import FRAME_LIMIT, INTERPOLATIONS, parse_seeds
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -29,10 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a .safetensors model file")
     p.add_argument("--seeds", default="0-63", help="e.g. 0-63 or 1,5,9 (default: %(default)s)")
     p.add_argument("--interpolate", metavar="SEEDS", help="keyframe seeds for a latent walk, e.g. 3,7,12")
-    p.add_argument("--frames", type=int, default=24, help="frames of the walk (default: %(default)s)")
+    p.add_argument("--frames", type=int, default=24,
+                   help=f"frames of the walk, 2 to {FRAME_LIMIT} (default: %(default)s)")
     p.add_argument("--mode", default="slerp", choices=sorted(INTERPOLATIONS), help="interpolation (default: slerp)")
     p.add_argument("--loop", action="store_true", help="walk back to the first keyframe")
-    p.add_argument("--fps", type=float, default=12)
+    p.add_argument("--fps", type=float, default=12, help="frames per second (default: %(default)s)")
     p.add_argument("--truncation", type=float, default=1.0, help="psi in (0, 1]; 1 = none")
     p.add_argument("--class", dest="label", type=int, help="class for conditional models (default: cycle classes)")
     p.add_argument("--nrow", type=int, help="images per grid row")
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gan.render import interpolation_frames
+    from gan.render import check_fps, interpolation_frames
     from gan.pipeline import load_generator
     from gan import viz
 
@@ -53,14 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.interpolate:
         if suffix not in ANIMATION_SUFFIXES:
             raise GanInputError(f"an interpolation is written as .gif or .mp4, not {suffix or 'no suffix'!r}")
-        if pipe.is_points:
-            raise GanInputError("interpolation animations are for image models")
-        if not 1 <= args.fps <= 60:                    # also refuses nan
-            raise GanInputError(f"--fps must be between 1 and 60, got {args.fps}")
+        fps = check_fps(args.fps)
         # The Interpolate tab's walk: on a conditional model the class blends along with z (gan.render.class_mix).
         keys = [(seed, args.label) for seed in parse_seeds(args.interpolate)]
         frames = interpolation_frames(pipe, keys, args.frames, args.mode, args.loop, args.truncation)
-        (viz.save_gif if suffix == ".gif" else viz.save_mp4)(out, list(frames), fps=args.fps)
+        (viz.save_gif if suffix == ".gif" else viz.save_mp4)(out, list(frames), fps=fps)
         print(f"wrote {len(frames)} frames to {out}")
         return 0
 

@@ -1,37 +1,84 @@
-"""Latent vectors: seeds as addresses, truncation, and paths between latents.
+"""Latent vectors: seeds as addresses, truncation, and paths between latents; and the checks of every number a
+view of latent space takes (seed, truncation, a direction's amount, a frame count), each with one limit.
 
 A seed maps to z on the CPU with its own torch.Generator, independent of batch position and device, so a seed
 shows the same image on a laptop and on a GPU server and can be shared as a number.
+
+torch is imported inside the functions that use it: the app's pages import the limits and checks from here while
+they are built, before any picture asks for torch.
 """
 from __future__ import annotations
 
-from typing import Iterable
-
-import torch
+import math
+from typing import TYPE_CHECKING, Iterable
 
 from gan.errors import GanInputError
 
+if TYPE_CHECKING:
+    import torch
+
 SEED_LIMIT = 2 ** 32
 SEED_RULE = f"must be a whole number from 0 to {SEED_LIMIT - 1:,}"
+AMOUNT_LIMIT = 5.0      # a discovered direction's amount and a raw latent component: within ±5 z units
+FRAME_LIMIT = 600       # frames of a latent walk (the Interpolate tab, python -m gan.generate --interpolate)
+FRAME_RULE = f"must be a whole number from 2 to {FRAME_LIMIT} (an animation needs at least 2 frames)"
+MODES = ("slerp", "linear")   # the interpolations the page offers (INTERPOLATIONS also takes their aliases)
 
 
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        try:
-            as_float = float(seed)
-        except (TypeError, ValueError):
-            raise GanInputError(f"a seed {SEED_RULE}, got {seed!r}") from None
-        if not as_float.is_integer():
-            raise GanInputError(f"a seed {SEED_RULE}, got {seed!r}")
-        seed = int(as_float)
-    if not 0 <= seed < SEED_LIMIT:
-        raise GanInputError(f"a seed {SEED_RULE}, got {seed}")
-    return seed
+    """A seed as an int, or a GanInputError that says what a seed is (text, None, NaN, fractions refused)."""
+    if seed is None or seed == "":
+        raise GanInputError(f"type a seed: a seed {SEED_RULE}")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        value = seed
+    else:
+        as_float = _number(seed)
+        value = int(as_float) if as_float is not None and as_float.is_integer() else None
+    if value is None or not 0 <= value < SEED_LIMIT:
+        raise GanInputError(f"a seed {SEED_RULE}, got {seed!r}")
+    return value
+
+
+def _number(value) -> float | None:
+    """value as a finite float, or None for anything else (text, None, a bool, NaN, infinity, a list)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def check_amount(value, what: str) -> float:
+    """A direction's amount or a latent component (named `what` as the page labels it: "direction 2", "z[3]"):
+    a number within ±AMOUNT_LIMIT. Further out the generator sees latents far from any it was trained on."""
+    v = _number(value)
+    if v is None or abs(v) > AMOUNT_LIMIT:
+        raise GanInputError(f"{what} must be a number from -{AMOUNT_LIMIT:g} to {AMOUNT_LIMIT:g}, got {value!r}")
+    return v
+
+
+def check_frames(frames) -> int:
+    """A walk's frame count as an int (a fraction is refused, not rounded)."""
+    v = _number(frames)
+    if v is None or not v.is_integer() or not 2 <= v <= FRAME_LIMIT:
+        raise GanInputError(f"frames {FRAME_RULE}, got {frames!r}")
+    return int(v)
+
+
+def check_mode(mode) -> str:
+    """An interpolation's name: slerp or linear (or one of their aliases in INTERPOLATIONS)."""
+    if not isinstance(mode, str) or mode not in INTERPOLATIONS:
+        raise GanInputError(f"interpolation must be slerp or linear, got {mode!r}")
+    return mode
 
 
 def sample_z(n: int, z_dim: int, dist: str = "normal", generator: torch.Generator | None = None,
              device: torch.device | str | None = None) -> torch.Tensor:
     """(n, z_dim) latents from the model's prior: standard normal, or uniform on [-1, 1]."""
+    import torch
+
     if dist == "uniform":
         return torch.rand(n, z_dim, generator=generator, device=device) * 2 - 1
     return torch.randn(n, z_dim, generator=generator, device=device)
@@ -39,6 +86,8 @@ def sample_z(n: int, z_dim: int, dist: str = "normal", generator: torch.Generato
 
 def seed_to_z(seeds: Iterable[int], z_dim: int, dist: str = "normal") -> torch.Tensor:
     """(N, z_dim) float32 on the CPU; the same seed always gives the same row."""
+    import torch
+
     rows = [sample_z(1, z_dim, dist, torch.Generator().manual_seed(check_seed(seed)))[0] for seed in seeds]
     if not rows:
         raise GanInputError("no seeds given")
@@ -46,13 +95,10 @@ def seed_to_z(seeds: Iterable[int], z_dim: int, dist: str = "normal") -> torch.T
 
 
 def check_truncation(psi) -> float:
-    try:
-        psi = float(psi)
-    except (TypeError, ValueError):
-        raise GanInputError(f"truncation must be a number above 0, at most 1 (1 = none), got {psi!r}") from None
-    if not 0 < psi <= 1:
-        raise GanInputError(f"truncation must be a number above 0, at most 1 (1 = none), got {psi}")
-    return psi
+    v = _number(psi)
+    if v is None or not 0 < v <= 1:
+        raise GanInputError(f"truncation must be a number above 0, at most 1 (1 = none), got {psi!r}")
+    return v
 
 
 def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
@@ -69,6 +115,8 @@ def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     """Spherical interpolation (Shoemake 1985; White 2016 for GANs): stays at the norm a Gaussian latent has,
     where a straight line would cut through the low-density middle. Falls back to lerp for parallel vectors."""
+    import torch
+
     a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
     omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + eps, 1 - eps))
     so = torch.sin(omega)
@@ -81,10 +129,9 @@ INTERPOLATIONS = {"linear": lerp, "lerp": lerp, "slerp": slerp, "spherical": sle
 
 def interpolation_path(keyframes: torch.Tensor, frames: int, mode: str = "slerp", loop: bool = False) -> torch.Tensor:
     """(frames, D) latents visiting the keyframes (K, D) in order (and back to the first if loop), evenly in t."""
-    if mode not in INTERPOLATIONS:
-        raise GanInputError(f"unknown interpolation mode {mode!r}; choose linear or slerp")
-    if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 2000:
-        raise GanInputError(f"frames must be an integer in [2, 2000], got {frames!r}")
+    import torch
+
+    mode, frames = check_mode(mode), check_frames(frames)
     if keyframes.shape[0] < 2:
         raise GanInputError("an interpolation needs at least 2 keyframes")
     points = torch.cat([keyframes, keyframes[:1]]) if loop else keyframes
@@ -95,6 +142,8 @@ def interpolation_path(keyframes: torch.Tensor, frames: int, mode: str = "slerp"
 def interpolation_weights(n_keys: int, frames: int, loop: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(segment index, t) per frame. A loop's last frame stops one step short of the start, so the animation
     repeats seamlessly. Also used to blend class labels along the path."""
+    import torch
+
     n_seg = n_keys if loop else n_keys - 1
     u = torch.arange(frames, dtype=torch.float32) * (n_seg / frames if loop else n_seg / (frames - 1))
     seg = u.floor().clamp(max=n_seg - 1).long()

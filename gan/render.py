@@ -7,18 +7,20 @@ tested without a browser, and timed by benchmarks/ui_latency.py.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import math
-import threading
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from gan.errors import GanInputError
-from gan.latent import check_seed, check_truncation, interpolation_path, interpolation_weights, seed_to_z
-from gan.viz import SEED_RGB
+from gan.errors import FieldError, GanInputError
+from gan.latent import (check_amount, check_frames, check_mode, check_seed, check_truncation, interpolation_path,
+                        interpolation_weights, sample_z, seed_to_z)
+from gan.pipeline import to_uint8
+from gan.viz import SEED_RGB, upscale
 
 VIEW_SIZE = 336                    # the large image: 28 px x 12, nearest neighbour
 STRIP_CELL = 84                    # each neighbour: 28 px x 3
@@ -27,11 +29,8 @@ NEIGHBOUR_OFFSETS = (-3, -2, -1, 0, 1, 2, 3)
 NEIGHBOUR_STEP = 1.0               # z units between neighbours
 CLOUD_SIZE = 512                   # generated points drawn for a 2-D model
 BOOKMARK_MAX_BYTES = 64 * 1024
-FRAME_LIMIT = 600
-
-
-_local = threading.local()
-_gomp: list = []
+FPS_LIMIT = 60                     # frames per second of an exported walk: 1 to 60
+BACKDROP_SEED = 12345              # the 2-D view's generated cloud: the same points on every page
 
 
 def one_cpu_thread_here() -> None:
@@ -39,22 +38,15 @@ def one_cpu_thread_here() -> None:
 
     The live views decode a handful of 28x28 images: a team of OpenMP threads costs more than it gains there, and
     on a busy machine the team waits for a core another process holds (measured on the shared 2-core box: batch
-    of 1 in 1.5 ms on one thread, 70 ms on two). torch.set_num_threads() would change every new thread too, so
-    this sets only the calling thread's OpenMP setting, once per thread (Gradio reuses its worker threads)."""
-    if getattr(_local, "pinned", False):
+    of 1 in 1.5 ms on one thread, 70 ms on two). torch.set_num_threads() would change every new thread too, while
+    OpenMP's own setting (omp_set_num_threads, which threadpoolctl calls in whichever OpenMP runtime torch loaded:
+    libgomp, LLVM's libomp or Intel's) belongs to the calling thread only. Cheap once done: a pinned thread (or
+    one torch already runs on one thread) returns at once, and Gradio reuses its worker threads."""
+    if torch.get_num_threads() == 1:  # also sets up torch's threads in a new thread, before the limit is set
         return
-    _local.pinned = True
-    if not _gomp:
-        try:
-            with open("/proc/self/maps") as f:
-                paths = sorted({ln.split()[-1] for ln in f if "libgomp" in ln and ln.split()[-1].startswith("/")})
-            _gomp.append(ctypes.CDLL(paths[0]) if paths else None)
-        except (OSError, IndexError):
-            _gomp.append(None)
-    if _gomp[0] is None:
-        return  # not Linux + libgomp: leave torch's default
-    torch.ones(100_000).add_(1)  # torch copies its thread setting into a new thread on its first parallel op
-    _gomp[0].omp_set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="openmp")
 
 
 @dataclass
@@ -91,19 +83,19 @@ def latent_for(pipe, seed, truncation=1.0, basis=None, amounts=(), raw: dict | N
     discovered directions by `amounts`."""
     z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)
     for i, v in (raw or {}).items():
-        if v is not None and 0 <= int(i) < z.shape[1]:
-            v = float(v)
-            if not math.isfinite(v):
-                raise GanInputError(f"latent component {i} must be a finite number")
-            z[0, int(i)] = v
+        if 0 <= int(i) < z.shape[1]:
+            z[0, int(i)] = check_amount(v, f"z[{int(i)}]")
     z = z * check_truncation(truncation)
     if basis is not None and amounts is not None:
-        vals = [float(a or 0.0) for a in amounts]
-        if not all(math.isfinite(a) for a in vals):
-            raise GanInputError("direction values must be finite numbers")
+        vals = check_amounts(amounts)
         if any(vals):
             z = z + basis.offset(vals)
     return z
+
+
+def check_amounts(amounts) -> list[float]:
+    """The directions' amounts, each checked (named "direction 1", "direction 2"... as the page labels them)."""
+    return [check_amount(a, f"direction {i + 1}") for i, a in enumerate(amounts or ())]
 
 
 def active_direction(amounts) -> int:
@@ -114,25 +106,13 @@ def active_direction(amounts) -> int:
     return int(np.argmax(vals))
 
 
-def upscale_to(image: np.ndarray, size: int) -> np.ndarray:
-    """Nearest-neighbour upscaling by the largest whole factor that fits `size` (crisp pixels)."""
-    f = max(1, size // max(image.shape[0], image.shape[1]))
-    return image if f == 1 else image.repeat(f, axis=0).repeat(f, axis=1)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """[-1, 1] (N, C, H, W) -> uint8 (N, H, W) or (N, H, W, 3)."""
-    a = ((x.float() + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return a[..., 0] if a.shape[-1] == 1 else a
-
-
 def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: int = 4,
                 captions: list[str] | None = None) -> np.ndarray:
     """Neighbours side by side on white, upscaled, the current one framed (SEED_RGB, the whole 4-px gap wide: a
     frame, not only a colour, marks it). RGB uint8. With captions
     (one per image), each is written under its tile, so the strip says which offset each tile is (also in a
     downloaded copy, where no page label is around it)."""
-    tiles = [upscale_to(im, cell) for im in images]
+    tiles = [upscale(im, cell) for im in images]
     h, w = tiles[0].shape[:2]
     text_h = CAPTION_HEIGHT if captions else 0
     out = np.full((h + 2 * pad + text_h, len(tiles) * (w + pad) + pad, 3), 255, np.uint8)
@@ -191,7 +171,7 @@ def render_image_view(pipe, z: torch.Tensor, label: int | None, basis=None, amou
         batch, centre = z, 0
     labels = None if label is None else [label] * batch.shape[0]
     out = pipe.decode(batch, labels)
-    images = to_uint8(out.cpu())
+    images = to_uint8(out)
     score = None
     if pipe.discriminator is not None:
         s = pipe.score(out[centre: centre + 1], None if label is None else [label])
@@ -199,7 +179,7 @@ def render_image_view(pipe, z: torch.Tensor, label: int | None, basis=None, amou
     strip = None
     if batch.shape[0] > 1:
         strip = strip_array(images, centre, captions=[strip_caption(v) for v in values])
-    return View(upscale_to(images[centre], size), strip, score, active, values)
+    return View(upscale(images[centre], size), strip, score, active, values)
 
 
 # ------------------------------------------------------------------------------------------------ 2-D models
@@ -213,10 +193,12 @@ class PointsBackdrop:
 
 
 def points_backdrop(pipe, dataset: str | None = None, n: int = CLOUD_SIZE) -> PointsBackdrop:
-    g = torch.Generator().manual_seed(12345)
+    """The real points (when the dataset is on this machine), n fixed latents for the generated cloud, and plot
+    bounds with a quarter of the range to spare, so the cloud can move along a direction and stay in view."""
+    from gan.viz import plot_bounds
+
     cfg = pipe.config
-    cloud_z = torch.rand(n, cfg.z_dim, generator=g) * 2 - 1 if cfg.z_dist == "uniform" else torch.randn(
-        n, cfg.z_dim, generator=g)
+    cloud_z = sample_z(n, cfg.z_dim, cfg.z_dist, torch.Generator().manual_seed(BACKDROP_SEED))
     real = None
     if dataset:
         try:
@@ -228,9 +210,7 @@ def points_backdrop(pipe, dataset: str | None = None, n: int = CLOUD_SIZE) -> Po
     labels = None if not cfg.conditional else [i % cfg.n_classes for i in range(n)]
     fake = pipe.decode(cloud_z, labels).cpu().numpy()
     pts = fake if real is None else np.concatenate([real, fake])
-    lo, hi = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
-    pad = 0.25 * np.maximum(hi - lo, 1e-3)
-    return PointsBackdrop(real, cloud_z, (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]))
+    return PointsBackdrop(real, cloud_z, plot_bounds(pts, pad=0.25))
 
 
 @torch.inference_mode()
@@ -361,7 +341,9 @@ def score_text(score: float | None, loss: str | None, reference: ScoreReference 
     what real test data and this model's own samples typically score. `subject`: "image" or "point"."""
     if score is None:
         return "This model file carries no discriminator, so there is no D score."
-    prob = loss in ("bce", "minimax")
+    from gan.losses import scores_are_probabilities
+
+    prob = scores_are_probabilities(loss)
     if prob:
         text = (f"D's score: {_signed(score)}, so D's probability that this {subject} is real is "
                 f"**{_sigmoid(score):.2f}** (the sigmoid of the score; loss {loss}).")
@@ -465,12 +447,7 @@ def interpolation_frames(pipe, keys: list[tuple[int, int | None]], frames: int, 
     (see class_mix), so the digit morphs from one class into the other instead of jumping halfway."""
     if pipe.is_points:
         raise GanInputError("interpolation animations are for image models; this is a 2-D model")
-    try:
-        frames = int(frames)
-    except (TypeError, ValueError):
-        raise GanInputError(f"frames must be a whole number, got {frames!r}") from None
-    if not 2 <= frames <= FRAME_LIMIT:
-        raise GanInputError(f"frames must be between 2 and {FRAME_LIMIT}, got {frames}")
+    frames, mode, truncation = check_frames(frames), check_mode(mode), check_truncation(truncation)
     seeds = [s for s, _ in keys]
     z = interpolation_path(pipe.latents(seeds, truncation), frames, mode, bool(loop))
     labels = None
@@ -479,5 +456,48 @@ def interpolation_frames(pipe, keys: list[tuple[int, int | None]], frames: int, 
         labels = class_mix(key_labels, pipe.config.n_classes, frames, bool(loop))
     out = []
     for i in range(0, frames, 64):  # bounded memory for long walks
-        out.extend(to_uint8(pipe.decode(z[i: i + 64], None if labels is None else labels[i: i + 64]).cpu()))
+        out.extend(to_uint8(pipe.decode(z[i: i + 64], None if labels is None else labels[i: i + 64])))
     return out
+
+
+def check_fps(fps) -> float:
+    """An animation's frames per second: a number from 1 to FPS_LIMIT. The error is a FieldError("fps"), so the
+    command line names its flag (--fps) and a page its label (FieldError.worded)."""
+    try:
+        v = float(fps)
+    except (TypeError, ValueError):
+        v = math.nan
+    if isinstance(fps, bool) or not 1 <= v <= FPS_LIMIT:  # also refuses NaN
+        raise FieldError("fps", f"must be a number from 1 to {FPS_LIMIT}", fps)
+    return v
+
+
+@dataclass
+class Walk:
+    """A latent walk made into files: its frames (native resolution), the animated GIF and the MP4."""
+
+    frames: list[np.ndarray]
+    gif: Path
+    mp4: Path
+    note: str = ""                    # what was left out, said to the user (classes on an unconditional model)
+
+
+def make_walk(pipe, keyframes: str, frames=24, mode="slerp", loop=False, truncation=1.0, fps=12, *,
+              folder: Path, name: str = "walk") -> Walk:
+    """The Interpolate tab's walk: every value checked first (so a bad one costs no decoding), the frames, and a
+    GIF and an MP4 of them written to `folder`, named after the model `name` and the first keyframes."""
+    frames, mode, truncation, fps = check_frames(frames), check_mode(mode), check_truncation(truncation), \
+        check_fps(fps)
+    keys = parse_keyframes(keyframes)
+    out = interpolation_frames(pipe, keys, frames, mode, bool(loop), truncation)
+    from gan import viz
+
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{'-'.join(str(s) for s, _ in keys[:6])}")[:80]
+    gif, mp4 = Path(folder) / f"{stem}.gif", Path(folder) / f"{stem}.mp4"
+    size = max(96, min(256, pipe.config.image_size * 8))
+    viz.save_gif(gif, out, fps=fps, size=size)
+    viz.save_mp4(mp4, out, fps=fps, size=size)
+    note = ""
+    if not pipe.config.conditional and any(c is not None for _, c in keys):
+        note = f"The classes after the colons were left out: {name} is not class-conditional."
+    return Walk(out, gif, mp4, note)

@@ -97,7 +97,7 @@ def test_conditional_and_two_d_models(client):
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(seed=-1), "seed"), (dict(seed=2 ** 32), "seed"), (dict(truncation=0.0), "minimum value 0.01"),
+    (dict(seed=-1), "seed"), (dict(seed=2 ** 32), "seed"), (dict(truncation=0.0), "truncation must be a number above 0"),
     (dict(model="broken"), "unknown model"), (dict(model="tiny-mnist-cond", class_label=12), "class"),
 ])
 def test_bad_input_gets_a_clear_message(client, kwargs, words):
@@ -129,27 +129,68 @@ def test_interpolate_bad_input_is_a_message(client, kwargs, words):
 
 
 def test_one_cpu_thread_is_pinned_per_thread_only():
+    """gan.render.one_cpu_thread_here (threadpoolctl, whichever OpenMP runtime torch loaded) puts the calling
+    thread on one OpenMP thread; the thread that called it before and a thread started after keep two."""
     import threading
 
     import torch
 
-    from gan import render as explore
+    from gan import render
 
     saved = torch.get_num_threads()
     torch.set_num_threads(2)   # the suite runs on one thread (tests/conftest.py): give the caller two to keep
     seen = {}
 
-    def worker():
-        explore.one_cpu_thread_here()
-        seen["worker"] = torch.get_num_threads()
+    def pinned():
+        seen["before"] = torch.get_num_threads()
+        render.one_cpu_thread_here()
+        seen["pinned"] = torch.get_num_threads()
+        render.one_cpu_thread_here()                     # a second call changes nothing
+        torch.ones(100_000).add_(1)                      # nor does a parallel op
+        seen["after_op"] = torch.get_num_threads()
+
+    def other():
+        torch.ones(100_000).add_(1)
+        seen["other"] = torch.get_num_threads()
 
     try:
-        t = threading.Thread(target=worker)
-        t.start()
-        t.join()
-        assert seen["worker"] == 1 and torch.get_num_threads() == 2
+        for target in (pinned, other):
+            t = threading.Thread(target=target)
+            t.start()
+            t.join()
+        assert seen == {"before": 2, "pinned": 1, "after_op": 1, "other": 2}
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(saved)
+
+
+def test_each_page_keeps_its_own_explore_view(demo):
+    """Two pages (two sessions) move their own sliders: each one's view and bookmark stay its own, and the views
+    live in the server's context (made on first use), not in the module. (The page's events are private, out of
+    gradio_client's reach: test_app_browser.py checks the same with two real browsers.)"""
+    from types import SimpleNamespace
+
+    from gan.render import parse_bookmark
+    from gan.ui import explore_tab
+
+    ctx = demo.ganscope
+    a, b = (SimpleNamespace(session_hash=f"own-view-{x}", query_params={}) for x in "ab")
+    explore_tab.on_load(ctx, a)
+    explore_tab.on_load(ctx, b)
+    assert ctx.has("explore.views") and not hasattr(explore_tab, "VIEWS")
+    explore_tab.on_seed(ctx, 31, a)
+    explore_tab.on_direction(ctx, -1.5, b, index=1)
+    explore_tab.on_raw(ctx, 2.5, a, index=2)
+    marks = {}
+    for name, request in (("a", a), ("b", b)):
+        out = explore_tab.on_save_bookmark(ctx, request)
+        with open(out["bookmark_file"]) as f:
+            marks[name] = parse_bookmark(f.read())
+    assert (marks["a"]["seed"], marks["a"]["directions"][1], marks["a"]["raw"]) == (31, 0.0, {2: 2.5})
+    assert (marks["b"]["seed"], marks["b"]["directions"][1], marks["b"]["raw"]) == (0, -1.5, {})
+    # a bad value on one page is that page's message, and its view keeps the last good value
+    assert "direction 2 must be a number" in explore_tab.on_direction(ctx, "x", b, index=1)["message"]
+    assert ctx.shared("explore.views", None).get(b.session_hash, ctx)["dirs"][1] == -1.5
 
 
 def test_an_empty_weights_folder_is_a_message_not_a_crash(tmp_path):

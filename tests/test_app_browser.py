@@ -75,6 +75,34 @@ def test_share_link_restores_the_view(page, app_url):
     assert img.get_attribute("src")
 
 
+def test_two_browsers_keep_their_own_views(browser, app_url):
+    """Each page's Explore view is its own on the server (issue 16): one visitor's seed and sliders never reach
+    another's picture or bookmark."""
+    import json
+    from urllib.parse import urljoin
+
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(2)]
+    try:
+        pages = [c.new_page() for c in contexts]
+        imgs = [open_app(p, app_url) for p in pages]
+        moves = [lambda p: p.locator("#seed input").fill("31"),
+                 lambda p: p.get_by_label("range slider for direction 2").fill("-1.5")]
+        for page, img, move in zip(pages, imgs, moves):
+            before = img.get_attribute("src")
+            move(page)
+            expect(img).not_to_have_attribute("src", before, timeout=30_000)
+        for page, wanted in zip(pages, [(31, 0.0), (0, -1.5)]):
+            page.locator("#bookmark-accordion").click()
+            page.locator("#save-bookmark").click()
+            link = page.locator("#bookmark-file a").first
+            expect(link).to_be_visible(timeout=30_000)
+            mark = json.loads(page.request.get(urljoin(app_url, link.get_attribute("href"))).body())
+            assert (mark["seed"], mark["directions"][1]) == wanted, mark
+    finally:
+        for c in contexts:
+            c.close()
+
+
 def test_interpolation_export_downloads_a_gif(page, app_url, tmp_path):
     open_app(page, app_url)
     page.get_by_role("tab", name="Interpolate").click()

@@ -100,6 +100,23 @@ def test_the_strip_shows_every_frame_or_every_kth(client):
         assert im.size == (10 * (tile + 4) + 4, 2 * (tile + 8))   # every 3rd: 20 frames, two rows of 10
 
 
+def test_two_clients_at_once_get_their_own_walks(app_url):
+    """Two visitors asking at the same time each get their own walk: their own frame count, in their own files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    def walk(frames):
+        c = Client(app_url, verbose=False)
+        return c.predict(model="tiny-mnist", keyframes="1, 2", frames=frames, api_name="/interpolate")
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(walk, (5, 7)))
+    for (_, _, gif, mp4, message), frames in zip(results, (5, 7)):
+        assert message == "" and len(gif_frames(gif)) == frames
+    assert results[0][2] != results[1][2] and results[0][3] != results[1][3]
+
+
 def test_classes_on_an_unconditional_model_are_a_note(client):
     *files, message = client.predict(model="tiny-mnist", keyframes="3:1, 7:7", frames=4, api_name="/interpolate")
     assert all(files) and "not class-conditional" in message

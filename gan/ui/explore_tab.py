@@ -2,34 +2,49 @@
 see the image (or the 2-D point cloud) follow while dragging. Bookmarks and share links.
 
 The picture is a pure function of the page's view {model, seed, psi, cls, dirs, raw}: the widgets write it, the
-renderer (gan.render) turns it into pixels. The view lives on the server per page (VIEWS), so a slider event
-sends only the slider's own value; live events skip Gradio's queue and input preprocessing, and the handler decodes
-one image on one CPU thread (the model and its directions are loaded once and cached by the catalog).
+renderer (gan.render) turns it into pixels. Each page's view lives on the server (a PageViews made once per server
+with ctx.shared, keyed by the page's session), so a slider event sends only the slider's own value; live events skip
+Gradio's queue and input preprocessing (the library checks the raw value and its message is shown), and the
+handler decodes one image on one CPU thread (the model and its directions are loaded once and cached by the
+catalog).
+
+Handlers are module-level functions of (ctx, values..., request) that return {widget name: value}; a name left out
+keeps its value, so an error touches only the message. build() lays out the widgets under those names (WIDGETS)
+and wires each event with _wire.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import random
 import re
-import tempfile
 import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import gradio as gr
 
 from gan.errors import GanInputError
+from gan.latent import AMOUNT_LIMIT, SEED_LIMIT, check_amount, check_seed, check_truncation
+from gan.ui.app import bind, call_library, clean_scratch
 
 TITLE = "Explore"
 N_DIRS = 6                 # direction sliders on the page (a 2-D model shows as many as it has latent dims)
 N_RAW = 16                 # raw latent component sliders (the first N_RAW components of z)
-DIR_RANGE = 5.0
-RAW_RANGE = 5.0
 STRIP_EVERY_S = 0.5        # while dragging, the neighbours strip is redrawn at most this often
 REFERENCE_WAIT_S = 1.5     # a model switch waits this long for D's reference scores (later: a timer shows them)
 STRIP_LABEL = "Neighbours along the most moved direction"
+DIRS_HEADER = ("**Discovered directions** (GANSpace: principal components of an early layer, mapped back to z; "
+               "values in z units)")
+
+# The widgets' names, as handlers name them in what they return.
+DIRS = [f"dir{i}" for i in range(N_DIRS)]
+RAWS = [f"raw{i}" for i in range(N_RAW)]
+VIEW_OUT = ["image", "strip", "score", "message"]
+FULL_OUT = ["model", "seed", "psi", "cls", *DIRS, *RAWS, *VIEW_OUT, "info", "dirs_note", "raw_acc", "reset",
+            "ref_timer"]   # every widget _whole_view sets: the outputs of the events that show a whole view
 
 # The model picker's labels are long ("fashion-mnist-wgan-gp · fashion-mnist · dcgan · wgan-gp · 3000 steps ·
 # cpu"): Gradio's dropdown draws its arrow over the input's right end (absolutely placed, size-5 from the
@@ -39,262 +54,317 @@ CSS = """
   text-overflow: ellipsis; overflow: hidden; white-space: nowrap; }
 """
 
-_TMP = Path(tempfile.mkdtemp(prefix="ganscope-explore-"))
+
+# ------------------------------------------------------------------------------------------ live handlers
+# Live events take one input (the widget that moved) instead of all 26 widgets: Gradio spends a little on every
+# input of every event, and that was most of the time of a slider move. The rest of the page's view lives on the
+# server (PageViews), updated in arrival order under a lock, so quick moves of two widgets never lose one another.
+def on_psi(ctx, value, request: gr.Request = None, *, release: bool = False) -> dict:
+    """Truncation moved (release: the pointer let go, so the neighbours strip is redrawn too)."""
+    try:
+        psi = check_truncation(value)
+        return _moved(ctx, request, lambda st: st.__setitem__("psi", psi), release)
+    except GanInputError as e:
+        return _error(e)
 
 
+def on_direction(ctx, value, request: gr.Request = None, *, index: int, release: bool = False) -> dict:
+    """Direction `index` (0-based; the page says "direction 1" for 0) moved."""
+    try:
+        amount = check_amount(value, f"direction {index + 1}")
+        return _moved(ctx, request, lambda st: st["dirs"].__setitem__(index, amount), release)
+    except GanInputError as e:
+        return _error(e)
+
+
+def on_raw(ctx, value, request: gr.Request = None, *, index: int, release: bool = False) -> dict:
+    """Raw latent component z[index] moved: it overrides the seed's own value until the next seed."""
+    try:
+        amount = check_amount(value, f"z[{index}]")
+        return _moved(ctx, request, lambda st: st["raw"].__setitem__(index, amount), release)
+    except GanInputError as e:
+        return _error(e)
+
+
+def on_seed(ctx, value, request: gr.Request = None) -> dict:
+    """A new seed: redraw from its own z (raw overrides dropped) and show its components on the raw sliders."""
+    try:
+        seed = check_seed(value)
+        st = _views(ctx).update(_sid(request), ctx, lambda st: st.update(seed=seed, raw={}))
+        pipe, v = _render(ctx, st)
+        return {**_view_out(pipe, v), **_raw_out(pipe, seed)}
+    except GanInputError as e:
+        return _error(e)
+
+
+def on_random(ctx, request: gr.Request = None) -> dict:
+    """The Random button: a seed drawn at random, shown in the seed box and drawn."""
+    seed = random.randrange(0, SEED_LIMIT)
+    return {"seed": seed, **on_seed(ctx, seed, request)}
+
+
+def on_class(ctx, value, request: gr.Request = None) -> dict:
+    """Another class for a conditional model (checked against the model before the view keeps it)."""
+    from gan.render import check_label
+
+    views, sid = _views(ctx), _sid(request)
+    try:
+        label = check_label(_pipe(ctx, views.get(sid, ctx)["model"]), value)
+        return _view_out(*_render(ctx, views.update(sid, ctx, lambda st: st.__setitem__("cls", label))))
+    except GanInputError as e:
+        return _error(e)
+
+
+def on_reset(ctx, request: gr.Request = None) -> dict:
+    """Every direction back to 0."""
+    st = _views(ctx).update(_sid(request), ctx, lambda st: st.__setitem__("dirs", [0.0] * N_DIRS))
+    try:
+        return {**{d: 0.0 for d in DIRS}, **_view_out(*_render(ctx, st))}
+    except GanInputError as e:
+        return _error(e)
+
+
+def _moved(ctx, request, change, release: bool) -> dict:
+    """Apply change(view) to this page's view and draw it; the strip only on release or every STRIP_EVERY_S."""
+    views, sid = _views(ctx), _sid(request)
+    st = views.update(sid, ctx, change)
+    with_strip = release or views.strip_due(sid)
+    pipe, v = _render(ctx, st, neighbours=with_strip)
+    return _view_out(pipe, v, with_strip=with_strip)
+
+
+# ------------------------------------------------------------------------------------- whole-view handlers
+def on_model(ctx, name, request: gr.Request = None) -> dict:
+    """Another model: its classes, its directions (reset to 0), its raw components, its image, at the same
+    seed and with truncation back to 1 (none).
+
+    Truncation is reset because a ψ picked on one model means something else on the next: ψ 0.3 that tidies a
+    2-D cloud collapses mnist-dcgan to nearly the same digit for every seed, and the slider, far from the
+    image, does not show why. When ψ was not 1 the message says it was reset and from what, so nothing changes
+    silently. A link or a bookmark keeps its own ψ: there the user asked for that exact view."""
+    sid = _sid(request)
+    st = _views(ctx).get(sid, ctx)
+    if name == st["model"]:
+        return {}  # the picker closed on the model it had (the browser sends each pick twice): nothing changes
+    try:
+        out = _whole_view(ctx, sid, name, st["seed"], 1.0, None, [], None)
+    except GanInputError as e:  # e.g. a file that failed to load: back to the model the page showed
+        return {**_error(e), "model": gr.update(choices=ctx.catalog.choices(), value=st["model"])}
+    if st["psi"] != 1.0:
+        out["message"] = (f"Truncation is back to 1 (none) for this model; it was {st['psi']:g} on the last one. "
+                          "Lower it again to trade variety for cleaner images.")
+    return out
+
+
+def on_load(ctx, request: gr.Request = None) -> dict:
+    """First paint, from the link's query parameters when there are any (?model=&seed=&psi=&class=&d=)."""
+    q = dict(request.query_params) if request is not None else {}
+    sid = _sid(request)
+    ctx.catalog.refresh()
+    name = q.get("model") or ctx.catalog.default_name()
+    try:
+        amounts = q["d"].split(",") if q.get("d") else []
+        return _whole_view(ctx, sid, name, q.get("seed", 0), q.get("psi", 1.0), q.get("class"), amounts, None,
+                           choices=True)
+    except GanInputError as e:
+        name = ctx.catalog.default_name()
+        if name is None:
+            return {**_error(e), "model": gr.update(choices=[], value=None)}
+        out = _whole_view(ctx, sid, name, 0, 1.0, None, [], None, choices=True)
+        out["message"] = f"⚠ The link could not be used ({e}); showing the default model."
+        return out
+
+
+def on_reference_tick(ctx, request: gr.Request = None) -> dict:
+    """D's reference scores are ready (or gave up): show the score with its scale, and stop the timer. Only the
+    score text changes, so a message the page shows (e.g. the truncation note) stays."""
+    st = _views(ctx).get(_sid(request), ctx)
+    try:
+        entry = ctx.catalog.entry(st["model"])
+        pending = _reference(ctx, entry, ctx.catalog.get(entry.name))
+        if pending is not None and not pending.done():
+            return {}
+        pipe, v = _render(ctx, st, neighbours=False)
+    except GanInputError:
+        return {"ref_timer": gr.Timer(active=False)}
+    return {"score": _view_out(pipe, v, with_strip=False)["score"], "ref_timer": gr.Timer(active=False)}
+
+
+def on_rescan(ctx) -> dict:
+    """The picker is opened: list what is there now (a run that just finished, a live run)."""
+    ctx.catalog.refresh()
+    return {"model": gr.update(choices=ctx.catalog.choices())}
+
+
+def on_save_bookmark(ctx, request: gr.Request = None) -> dict:
+    """This page's view as a bookmark file (JSON) to download."""
+    from gan.render import make_bookmark
+
+    st = _views(ctx).get(_sid(request), ctx)
+    try:
+        pipe = _pipe(ctx, st["model"])
+        mark = make_bookmark(st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
+                             st["dirs"][: _n_dirs(pipe)], st["raw"])
+    except GanInputError as e:
+        return _error(e)
+    folder = ctx.scratch("explore")
+    clean_scratch(folder)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{st['model']}-{mark['seed']}")[:80]
+    path = folder / f"bookmark-{safe}.json"
+    path.write_text(json.dumps(mark, indent=2))
+    return {"bookmark_file": str(path), "message": ""}
+
+
+def on_load_bookmark(ctx, data, request: gr.Request = None) -> dict:
+    """A bookmark file uploaded: its view, on its model if that is here (else on the model shown, and said)."""
+    from gan.render import parse_bookmark
+
+    sid = _sid(request)
+    current = _views(ctx).get(sid, ctx)["model"]
+    try:
+        mark = parse_bookmark(data or b"")
+        name = mark["model"] if mark["model"] in ctx.catalog.names() else current
+        out = _whole_view(ctx, sid, name, mark["seed"], mark["truncation"], mark["class"], mark["directions"],
+                          mark["raw"])
+    except GanInputError as e:
+        return _error(e)
+    if name != mark["model"]:
+        out["message"] = f"⚠ The bookmark's model {mark['model']!r} is not here; its latent is shown on {name!r}."
+    return out
+
+
+def on_generate(ctx, seed: int = 0, model: str | None = None, truncation: float = 1.0, class_label=None,
+                direction_1: float = 0.0, direction_2: float = 0.0, direction_3: float = 0.0,
+                direction_4: float = 0.0, direction_5: float = 0.0, direction_6: float = 0.0):
+    """The image for a seed on a model (None: the default model), plus truncation, class and direction values.
+    Returns the image, the neighbours strip (None for 2-D models), D's score as text, and a message (empty when
+    all went well)."""
+    from gan.render import check_amounts, score_text
+
+    def view():
+        amounts = check_amounts([direction_1, direction_2, direction_3, direction_4, direction_5, direction_6])
+        name = ctx.catalog.entry(model if model is not None else ctx.catalog.default_name()).name
+        pipe, v = _view(ctx, name, seed, truncation, class_label, amounts, reference_wait_s=REFERENCE_WAIT_S)
+        return amounts, pipe, v, _basis(ctx, name)[1]
+
+    amounts, pipe, v, why = call_library(view)
+    note = f"The direction values were ignored: {_no_dirs_text(why)}" if why is not None and any(amounts) else ""
+    return v.image, v.strip, score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe)), note
+
+
+# ------------------------------------------------------------------------------------------------- layout
 def build(ctx, demo: gr.Blocks) -> None:
-    cat = ctx.catalog
-    default = cat.default_name()
-    entry0 = cat.entries.get(default) if default else None
-    z_dim0 = entry0.z_dim if entry0 else N_RAW
-    cond0 = bool(entry0 and entry0.conditional)
-    # D's reference scores (real data vs the model's samples) are worked out off the event thread, one model at a
-    # time, so a slow first load of a dataset never holds a view for longer than REFERENCE_WAIT_S.
-
+    """Lay out the tab (two columns: the controls, the picture) and wire its events."""
+    entry0 = ctx.catalog.entries.get(ctx.catalog.default_name() or "")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
-            model = gr.Dropdown(cat.choices(), value=default, label="Model", allow_custom_value=True,
-                                elem_id="explore-model", info="shipped weights and finished runs")
-            with gr.Row():
-                seed = gr.Number(0, label="Seed", precision=0, elem_id="seed", scale=3,
-                                 info="any whole number from 0 to 4,294,967,295: the same seed is the same image")
-                random_btn = gr.Button("Random", elem_id="random-seed", scale=1, min_width=90)
-            psi = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="truncation",
-                            info="ψ: 1 = none; lower pulls z towards the mean (cleaner, less varied). "
-                                 "Back to 1 when you pick another model",
-                            elem_id="truncation")
-            cls = gr.Dropdown(_class_choices(entry0), value=0 if cond0 else None, label="class",
-                              visible=cond0, allow_custom_value=True, elem_id="class")
-            dirs_note = gr.Markdown(DIRS_HEADER, elem_id="directions-note")
-            dirs = [gr.Slider(-DIR_RANGE, DIR_RANGE, value=0.0, step=0.05, label=f"direction {i + 1}",
-                              elem_id=f"direction-{i + 1}", visible=(i < z_dim0)) for i in range(N_DIRS)]
-            reset_btn = gr.Button("Reset directions", size="sm", elem_id="reset-directions")
-            with gr.Accordion("Advanced: raw latent components", open=False, elem_id="raw-accordion") as raw_acc:
-                gr.Markdown(f"This seed's z, component by component (the first {N_RAW}, before truncation). "
-                            "Move one to override it; a new seed starts afresh.")
-                raws = [gr.Slider(-RAW_RANGE, RAW_RANGE, value=0.0, step=0.01, label=f"z[{i}]",
-                                  elem_id=f"raw-{i}", visible=(i < z_dim0)) for i in range(N_RAW)]
+            w = _layout_controls(ctx.catalog, entry0)
         with gr.Column(scale=3, min_width=360):
-            image = gr.Image(label="Generated", elem_id="generated", format="png", interactive=False,
-                             buttons=["download", "fullscreen"], height=400)
-            message = gr.Markdown("", label="message", elem_id="explore-message")
-            score = gr.Markdown("", label="D score", elem_id="d-score")
-            strip = gr.Image(label=STRIP_LABEL, elem_id="neighbours", format="png",
-                             interactive=False, buttons=["download"], height=150)
-            info = gr.Markdown("", elem_id="model-info")
-            with gr.Accordion("Bookmark and share", open=False, elem_id="bookmark-accordion"):
-                with gr.Row():
-                    save_btn = gr.Button("Save bookmark (JSON)", elem_id="save-bookmark")
-                    load_btn = gr.UploadButton("Load bookmark", file_types=[".json"], type="binary",
-                                               elem_id="load-bookmark")
-                    link_btn = gr.Button("Make share link", elem_id="make-link")
-                bookmark_file = gr.File(label="Bookmark file", interactive=False, elem_id="bookmark-file")
-                link = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link",
-                                  buttons=["copy"])
-            generate_btn = gr.Button("generate", visible=False)
-            # ticks only while D's reference scores for the model shown are still being worked out
-            ref_timer = gr.Timer(1.0, active=False)
+            w.update(_layout_picture())
+    _wire_events(ctx, demo, w)
 
-    view_out = [image, strip, score, message]
-    W = Widgets(model, seed, psi, cls, dirs, raws, image, strip, score, message, info, dirs_note, raw_acc,
-                reset_btn, ref_timer)
-    full_out = W.full_out
 
-    # --------------------------------------------------------------------------------------------- handlers
-    # Live events take one input (the widget that moved) instead of all 26 widgets: Gradio spends a little on
-    # every input of every event, and that was most of the time of a slider move. The rest of the page's view
-    # lives on the server, per page (VIEWS), updated in arrival order under a lock, so quick moves of two
-    # different widgets never lose one another.
-    def mover(key: str, index: int | None = None, force_strip: bool = False):
-        def move(value, request: gr.Request = None):
-            sid = _sid(request)
-            try:
-                if key == "dirs":
-                    v = _finite(value, f"direction {index + 1}")
-                    st = VIEWS.update(sid, ctx, lambda st: st["dirs"].__setitem__(index, v))
-                elif key == "raw":
-                    v = _finite(value, f"z[{index}]")
-                    st = VIEWS.update(sid, ctx, lambda st: st["raw"].__setitem__(index, v))
-                else:
-                    from gan.latent import check_truncation
+def _layout_controls(cat, entry0) -> dict:
+    """The model, seed, truncation and class pickers, the direction sliders and the raw latent sliders."""
+    z_dim0 = entry0.z_dim if entry0 else N_RAW
+    cond0 = bool(entry0 and entry0.conditional)
+    w = {"model": gr.Dropdown(cat.choices(), value=cat.default_name(), label="Model", allow_custom_value=True,
+                              elem_id="explore-model", info="shipped weights and finished runs")}
+    with gr.Row():
+        w["seed"] = gr.Number(0, label="Seed", elem_id="seed", scale=3,
+                              info=f"any whole number from 0 to {SEED_LIMIT - 1:,}: the same seed is the same image")
+        w["random"] = gr.Button("Random", elem_id="random-seed", scale=1, min_width=90)
+    w["psi"] = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="truncation", elem_id="truncation",
+                         info="ψ: 1 = none; lower pulls z towards the mean (cleaner, less varied). "
+                              "Back to 1 when you pick another model")
+    w["cls"] = gr.Dropdown(_class_choices(entry0), value=0 if cond0 else None, label="class", visible=cond0,
+                           allow_custom_value=True, elem_id="class")
+    w["dirs_note"] = gr.Markdown(DIRS_HEADER, elem_id="directions-note")
+    for i, name in enumerate(DIRS):
+        w[name] = gr.Slider(-AMOUNT_LIMIT, AMOUNT_LIMIT, value=0.0, step=0.05, label=f"direction {i + 1}",
+                            elem_id=f"direction-{i + 1}", visible=i < z_dim0)
+    w["reset"] = gr.Button("Reset directions", size="sm", elem_id="reset-directions")
+    with gr.Accordion("Advanced: raw latent components", open=False, elem_id="raw-accordion") as w["raw_acc"]:
+        gr.Markdown(f"This seed's z, component by component (the first {N_RAW}, before truncation). "
+                    "Move one to override it; a new seed starts afresh.")
+        for i, name in enumerate(RAWS):
+            w[name] = gr.Slider(-AMOUNT_LIMIT, AMOUNT_LIMIT, value=0.0, step=0.01, label=f"z[{i}]",
+                                elem_id=f"raw-{i}", visible=i < z_dim0)
+    return w
 
-                    v = check_truncation(value)
-                    st = VIEWS.update(sid, ctx, lambda st: st.__setitem__("psi", v))
-                with_strip = force_strip or _strip_due(sid)
-                pipe, view = _render(ctx, st, neighbours=with_strip)
-                return W.view_updates(pipe, view, with_strip=with_strip)
-            except GanInputError as e:
-                return W.error(e)
-        return move
 
-    def on_seed(value, request: gr.Request = None):
-        """A new seed: redraw from its own z (raw overrides dropped) and show its components on the raw sliders."""
-        try:
-            s = _seed(value)
-            st = VIEWS.update(_sid(request), ctx, lambda st: st.update(seed=s, raw={}))
-            pipe, v = _render(ctx, st)
-            return {**W.view_updates(pipe, v), **W.raw_updates(pipe, st["seed"])}
-        except GanInputError as e:
-            return W.error(e)
+def _layout_picture() -> dict:
+    """The image, the message, D's score, the neighbours strip, the model's description, bookmarks and links."""
+    w = {"image": gr.Image(label="Generated", elem_id="generated", format="png", interactive=False,
+                           buttons=["download", "fullscreen"], height=400),
+         "message": gr.Markdown("", label="message", elem_id="explore-message"),
+         "score": gr.Markdown("", label="D score", elem_id="d-score"),
+         "strip": gr.Image(label=STRIP_LABEL, elem_id="neighbours", format="png", interactive=False,
+                           buttons=["download"], height=150),
+         "info": gr.Markdown("", elem_id="model-info")}
+    with gr.Accordion("Bookmark and share", open=False, elem_id="bookmark-accordion"):
+        with gr.Row():
+            w["save"] = gr.Button("Save bookmark (JSON)", elem_id="save-bookmark")
+            w["load"] = gr.UploadButton("Load bookmark", file_types=[".json"], type="binary", elem_id="load-bookmark")
+            w["make_link"] = gr.Button("Make share link", elem_id="make-link")
+        w["bookmark_file"] = gr.File(label="Bookmark file", interactive=False, elem_id="bookmark-file")
+        w["link"] = gr.Textbox(label="Link to this view", interactive=False, elem_id="share-link", buttons=["copy"])
+    w["ref_timer"] = gr.Timer(1.0, active=False)  # ticks only while D's reference scores are being worked out
+    return w
 
-    def randomize(request: gr.Request = None):
-        new_seed = random.randrange(0, 2 ** 32)
-        return {seed: new_seed, **on_seed(new_seed, request)}
 
-    def on_class(value, request: gr.Request = None):
-        st = VIEWS.update(_sid(request), ctx, lambda st: st.__setitem__("cls", value))
-        try:
-            return W.view_updates(*_render(ctx, st))
-        except GanInputError as e:
-            return W.error(e)
-
-    def on_model(m, request: gr.Request = None):
-        """Another model: its classes, its directions (reset to 0), its raw components, its image, at the same
-        seed and with truncation back to 1 (none).
-
-        Truncation is reset because a ψ picked on one model means something else on the next: ψ 0.3 that tidies a
-        2-D cloud collapses mnist-dcgan to nearly the same digit for every seed, and the slider, far from the
-        image, does not show why. When ψ was not 1 the message says it was reset and from what, so nothing changes
-        silently. A link or a bookmark keeps its own ψ: there the user asked for that exact view."""
-        sid = _sid(request)
-        st = VIEWS.get(sid, ctx)
-        if m == st["model"]:
-            # The picker closed on the model it had (the browser sends each pick twice): leave every output as
-            # it is. gr.skip() and not {}: Gradio reads an empty dict as one value for all the outputs and fails.
-            return gr.skip()
-        try:
-            out = W.full_state(ctx, sid, m, st["seed"], 1.0, None, [], None)
-        except GanInputError as e:  # e.g. a file that failed to load: back to the model the page showed
-            return {**W.error(e), model: gr.update(choices=ctx.catalog.choices(), value=st["model"])}
-        if st["psi"] != 1.0:
-            out[message] = (f"Truncation is back to 1 (none) for this model; it was {st['psi']:g} on the last one. "
-                            "Lower it again to trade variety for cleaner images.")
-        return out
-
-    def on_reference_tick(request: gr.Request = None):
-        """D's reference scores are ready (or gave up): show the score with its scale, and stop the timer. Only
-        the score text changes, so a message the page shows (e.g. the truncation note) stays."""
-        st = VIEWS.get(_sid(request), ctx)
-        try:
-            entry = ctx.catalog.entry(st["model"])
-            pending = _reference(ctx, entry, ctx.catalog.get(entry.name))
-            if pending is not None and not pending.done():
-                return gr.skip()
-            pipe, v = _render(ctx, st)
-        except GanInputError:
-            return {ref_timer: gr.Timer(active=False)}
-        return {score: W.view_updates(pipe, v, with_strip=False)[score], ref_timer: gr.Timer(active=False)}
-
-    def reset_dirs(request: gr.Request = None):
-        st = VIEWS.update(_sid(request), ctx, lambda st: st.__setitem__("dirs", [0.0] * N_DIRS))
-        try:
-            return {**{d: 0.0 for d in dirs}, **W.view_updates(*_render(ctx, st))}
-        except GanInputError as e:
-            return W.error(e)
-
-    def on_load(request: gr.Request):
-        """First paint, from the link's query parameters when there are any (?model=&seed=&psi=&class=&d=)."""
-        q = dict(request.query_params) if request is not None else {}
-        sid = _sid(request)
-        ctx.catalog.refresh()
-        m = q.get("model") or ctx.catalog.default_name()
-        try:
-            dvals = [float(x) for x in q["d"].split(",")] if q.get("d") else []
-            out = W.full_state(ctx, sid, m, q.get("seed", 0), q.get("psi", 1.0), q.get("class"), dvals, None,
-                               choices=True)
-        except (GanInputError, ValueError) as e:
-            m = ctx.catalog.default_name()
-            if m is None:
-                return {**W.error(e), model: gr.update(choices=[], value=None)}
-            out = W.full_state(ctx, sid, m, 0, 1.0, None, [], None, choices=True)
-            out[message] = f"⚠ The link could not be used ({e}); showing the default model."
-        return out
-
-    def save_bookmark(request: gr.Request = None):
-        from gan.render import make_bookmark
-
-        st = VIEWS.get(_sid(request), ctx)
-        try:
-            pipe = ctx.catalog.get(st["model"])
-            mark = make_bookmark(st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
-                                 st["dirs"][: _n_dirs(pipe)], st["raw"])
-        except GanInputError as e:
-            return W.error(e)
-        _clean_tmp()
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{st['model']}-{mark['seed']}")[:80]
-        path = _TMP / f"bookmark-{safe}.json"
-        path.write_text(json.dumps(mark, indent=2))
-        return {bookmark_file: str(path), message: ""}
-
-    def load_bookmark(data, request: gr.Request = None):
-        from gan.render import parse_bookmark
-
-        sid = _sid(request)
-        current = VIEWS.get(sid, ctx)["model"]
-        try:
-            mark = parse_bookmark(data or b"")
-            m = mark["model"] if mark["model"] in ctx.catalog.names() else current
-            out = W.full_state(ctx, sid, m, mark["seed"], mark["truncation"], mark["class"], mark["directions"],
-                               mark["raw"])
-            if m != mark["model"]:
-                out[message] = (f"⚠ The bookmark's model {mark['model']!r} is not here; "
-                                f"its latent is shown on {m!r}.")
-            return out
-        except GanInputError as e:
-            return W.error(e)
-
-    def generate(seed: int = 0, model: str | None = default, truncation: float = 1.0, class_label=None,
-                 direction_1: float = 0.0, direction_2: float = 0.0, direction_3: float = 0.0,
-                 direction_4: float = 0.0, direction_5: float = 0.0, direction_6: float = 0.0):
-        """The image for a seed on a model (plus truncation, class and direction values). Returns the image, the
-        neighbours strip (None for 2-D models), D's score as text, and a message (empty when all went well)."""
-        amounts = [direction_1, direction_2, direction_3, direction_4, direction_5, direction_6]
-        try:
-            pipe, v = _view(ctx, model, seed, truncation, class_label, amounts, reference_wait_s=REFERENCE_WAIT_S)
-            _, why = _basis(ctx, model)
-        except GanInputError as e:
-            raise gr.Error(str(e)) from None
-        from gan.render import score_text
-
-        note = ""
-        if why is not None and any(float(a or 0.0) for a in amounts):
-            note = f"The direction values were ignored: {_no_dirs_text(why)}"
-        return v.image, v.strip, score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe)), note
-
-    # ------------------------------------------------------------------------------------------------ events
-    # preprocess=False: the inputs are plain numbers and strings, which the handlers check themselves (Gradio
-    # would otherwise hop to a worker thread per input before calling the handler).
+def _wire_events(ctx, demo: gr.Blocks, w: dict) -> None:
+    """Every event of the tab. Live ones (sliders, seed, class, buttons) skip the queue and preprocessing: the
+    handler gets the raw value, and the library's check says what is wrong with it."""
     live = dict(trigger_mode="always_last", show_progress="hidden", queue=False, api_visibility="private",
                 preprocess=False)
-    for slider, key, index in [(psi, "psi", None), *[(d, "dirs", i) for i, d in enumerate(dirs)],
-                               *[(r, "raw", i) for i, r in enumerate(raws)]]:
-        slider.input(mover(key, index), slider, view_out, **live)
-        slider.release(mover(key, index, force_strip=True), slider, view_out, **live)
-    seed.input(on_seed, seed, view_out + raws, **live)
-    seed.submit(on_seed, seed, view_out + raws, **live)
-    cls.input(on_class, cls, view_out, **live)
-    random_btn.click(randomize, None, [seed, *view_out, *raws], **{**live, "trigger_mode": None})
-    reset_btn.click(reset_dirs, None, [*dirs, *view_out], **{**live, "trigger_mode": None})
-    ref_timer.tick(on_reference_tick, None, [score, ref_timer], queue=False, show_progress="hidden",
-                   api_visibility="private")
-    def rescan():
-        """The picker is opened: list what is there now (a run that just finished, a live run)."""
-        ctx.catalog.refresh()
-        return gr.update(choices=ctx.catalog.choices())
+    once = {**live, "trigger_mode": None}
+    models = dict(show_progress="minimal", show_progress_on=[w["image"]], api_visibility="private",
+                  concurrency_id="models", concurrency_limit=1)
+    sliders = [("psi", on_psi, {})] + [(d, on_direction, {"index": i}) for i, d in enumerate(DIRS)] + \
+              [(r, on_raw, {"index": i}) for i, r in enumerate(RAWS)]
+    for name, fn, where in sliders:
+        _wire(w[name].input, ctx, w, fn, [name], VIEW_OUT, bound=where, **live)
+        _wire(w[name].release, ctx, w, fn, [name], VIEW_OUT, bound={**where, "release": True}, **live)
+    for event in (w["seed"].input, w["seed"].submit):
+        _wire(event, ctx, w, on_seed, ["seed"], VIEW_OUT + RAWS, **live)
+    _wire(w["cls"].input, ctx, w, on_class, ["cls"], VIEW_OUT, **live)
+    _wire(w["random"].click, ctx, w, on_random, [], ["seed", *VIEW_OUT, *RAWS], **once)
+    _wire(w["reset"].click, ctx, w, on_reset, [], [*DIRS, *VIEW_OUT], **once)
+    _wire(w["ref_timer"].tick, ctx, w, on_reference_tick, [], ["score", "ref_timer"], queue=False,
+          show_progress="hidden", api_visibility="private")
+    _wire(w["model"].focus, ctx, w, on_rescan, [], ["model"], queue=False, show_progress="hidden",
+          api_visibility="private")
+    _wire(w["model"].input, ctx, w, on_model, ["model"], FULL_OUT, **models)
+    _wire(demo.load, ctx, w, on_load, [], FULL_OUT, **models)
+    _wire(w["save"].click, ctx, w, on_save_bookmark, [], ["bookmark_file", "message"], api_visibility="private")
+    _wire(w["load"].upload, ctx, w, on_load_bookmark, ["load"], FULL_OUT, api_visibility="private")
+    w["make_link"].click(None, [w[n] for n in ("model", "seed", "psi", "cls", *DIRS)], w["link"], js=_LINK_JS,
+                         api_visibility="private")
+    # The API's /generate: no button on the page (triggers=[]), the same inputs as the page, raw values.
+    gr.on([], bind(on_generate, ctx), [w[n] for n in ("seed", "model", "psi", "cls", *DIRS)],
+          [w[n] for n in VIEW_OUT], api_name="generate", concurrency_id="models", concurrency_limit=4,
+          preprocess=False)
 
-    model.focus(rescan, None, model, queue=False, show_progress="hidden", api_visibility="private")
-    model.input(on_model, model, full_out, show_progress="minimal", show_progress_on=[image],
-                api_visibility="private", concurrency_id="models", concurrency_limit=1)
-    demo.load(on_load, None, full_out, show_progress="minimal", show_progress_on=[image],
-              api_visibility="private", concurrency_id="models", concurrency_limit=1)
-    save_btn.click(save_bookmark, None, [bookmark_file, message], api_visibility="private")
-    load_btn.upload(load_bookmark, load_btn, full_out, api_visibility="private")
-    link_btn.click(None, [model, seed, psi, cls, *dirs], link, js=_LINK_JS, api_visibility="private")
-    generate_btn.click(generate, [seed, model, psi, cls, *dirs], [image, strip, score, message],
-                       api_name="generate", concurrency_id="models", concurrency_limit=4)
+
+def _wire(listener, ctx, w: dict, fn, inputs: list[str], outputs: list[str], bound: dict | None = None,
+          **options):
+    """listener(handler, ...) for a handler fn(ctx, values..., request=None, **bound) -> {widget name: value}:
+    inputs and outputs are named by w's keys, and an output the result leaves out keeps its value (gr.skip()).
+    `bound`: fixed keyword arguments (a slider's index), kept out of the signature Gradio reads."""
+    handler, bound = bind(fn, ctx), bound or {}
+
+    @functools.wraps(handler)
+    def by_name(*args, **kwargs):
+        out = handler(*args, **bound, **kwargs)
+        values = [out.get(name, gr.skip()) for name in outputs]
+        return values[0] if len(values) == 1 else values
+
+    sig = inspect.signature(handler)
+    by_name.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in bound])
+    return listener(by_name, [w[n] for n in inputs], [w[n] for n in outputs], **options)
 
 
-# ------------------------------------------------------------------------------------------------- helpers
 _LINK_JS = """
 (model, seed, psi, cls, ...d) => {
   const p = new URLSearchParams();
@@ -308,97 +378,78 @@ _LINK_JS = """
 """
 
 
-DIRS_HEADER = ("**Discovered directions** (GANSpace: principal components of an early layer, mapped back to z; "
-               "values in z units)")
+# ---------------------------------------------------------------------------------------- what handlers return
+def _error(e: Exception) -> dict:
+    return {"message": f"⚠ {e}"}
 
 
-class Widgets:
-    """The Explore tab's output components, and the update dicts the handlers return (a non-empty dict leaves
-    every component it does not name as it is, so an error touches only the message)."""
+def _view_out(pipe, v, with_strip: bool = True) -> dict:
+    """The image, D's score in words, an empty message and (with_strip) the neighbours strip for view v."""
+    from gan.render import score_text
 
-    def __init__(self, model, seed, psi, cls, dirs, raws, image, strip, score, message, info, dirs_note, raw_acc,
-                 reset_btn, ref_timer):
-        self.model, self.seed, self.psi, self.cls, self.dirs, self.raws = model, seed, psi, cls, dirs, raws
-        self.image, self.strip, self.score, self.message, self.info = image, strip, score, message, info
-        self.dirs_note, self.raw_acc, self.reset_btn, self.ref_timer = dirs_note, raw_acc, reset_btn, ref_timer
-
-    @property
-    def full_out(self) -> list:
-        """Every component full_state() sets: the outputs of the events that show a whole view."""
-        return [self.model, self.seed, self.psi, self.cls, *self.dirs, *self.raws, self.image, self.strip,
-                self.score, self.message, self.info, self.dirs_note, self.raw_acc, self.reset_btn, self.ref_timer]
-
-    def error(self, e: Exception) -> dict:
-        return {self.message: f"⚠ {e}"}
-
-    def view_updates(self, pipe, v, with_strip: bool = True) -> dict:
-        from gan.render import score_text
-
-        text = score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe))
-        if v.active >= 0:
-            where = "black plus signs" if pipe.is_points else "the strip below, each tile captioned with its value"
-            text += f"  \nNeighbours: {where}, 1 step apart along direction {v.active + 1}."
-        out = {self.image: v.image, self.message: "", self.score: text}
-        if not with_strip:
-            return out
-        if v.strip is not None:
-            label = (f"Neighbours along direction {v.active + 1} (its value under each tile; framed: this image)"
-                     if v.strip_values else STRIP_LABEL)
-            out[self.strip] = gr.update(value=v.strip, visible=True, label=label)
-        else:  # a 2-D model, or a model without directions to walk along
-            out[self.strip] = gr.update(value=None, visible=False)
+    text = score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe))
+    if v.active >= 0:
+        where = "black plus signs" if pipe.is_points else "the strip below, each tile captioned with its value"
+        text += f"  \nNeighbours: {where}, 1 step apart along direction {v.active + 1}."
+    out = {"image": v.image, "message": "", "score": text}
+    if not with_strip:
         return out
-
-    def raw_updates(self, pipe, seed, overrides: dict | None = None) -> dict:
-        from gan.latent import check_seed, seed_to_z
-
-        n = min(pipe.config.z_dim, N_RAW)
-        z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)[0]
-        for i, v in (overrides or {}).items():
-            if 0 <= int(i) < n:
-                z[int(i)] = float(v)
-        return {r: gr.update(value=round(max(-RAW_RANGE, min(RAW_RANGE, float(z[i]))), 4), visible=True)
-                if i < n else gr.update(visible=False) for i, r in enumerate(self.raws)}
-
-    def full_state(self, ctx, sid, m, s, p, c, dvals, raw, choices: bool = False) -> dict:
-        """Every widget for model m at seed s, truncation p, class c, directions dvals and raw overrides."""
-        from gan.latent import check_seed, check_truncation
-
-        cat = ctx.catalog
-        entry = cat.entry(m)
-        pipe = cat.get(entry.name)
-        s, p = check_seed(s), check_truncation(p)
-        basis, why = _basis(ctx, entry.name)
-        k = min(basis.k, N_DIRS) if basis is not None else 0
-        dvals = [float(x) for x in list(dvals)[:k]] + [0.0] * (N_DIRS - min(len(dvals), k))
-        label = None
-        if pipe.config.conditional:
-            from gan.render import check_label
-
-            label = check_label(pipe, c)
-        raw_dict = {int(i): float(v) for i, v in (raw or {}).items()}
-        st = {"model": entry.name, "seed": s, "psi": p, "cls": label, "dirs": dvals, "raw": raw_dict}
-        _, v = _render(ctx, st, reference_wait_s=REFERENCE_WAIT_S)
-        pending = _reference(ctx, entry, pipe)
-        out = {self.seed: s, self.psi: p,
-               self.cls: gr.update(choices=_class_choices(entry), value=label, visible=label is not None),
-               **{d: gr.update(value=max(-DIR_RANGE, min(DIR_RANGE, dvals[i])), visible=i < k,
-                               info=f"{basis.explained[i]:.1%} of the early layer's variance" if i < k else None)
-                  for i, d in enumerate(self.dirs)},
-               **self.raw_updates(pipe, s, raw_dict),
-               **self.view_updates(pipe, v),
-               self.info: _info_text(entry, pipe, basis, why),
-               self.dirs_note: DIRS_HEADER if why is None else f"**Discovered directions**: {_no_dirs_text(why)}",
-               self.reset_btn: gr.update(visible=k > 0),
-               # still working out D's scale: the timer shows it when it is ready
-               self.ref_timer: gr.Timer(active=pending is not None and not pending.done())}
-        if why is not None:  # the raw latent is then the way to move: show it
-            out[self.raw_acc] = gr.update(open=True)
-        VIEWS.set(sid, st)
-        out[self.model] = gr.update(choices=cat.choices(), value=entry.name) if choices else entry.name
-        return out
+    if v.strip is not None:
+        label = (f"Neighbours along direction {v.active + 1} (its value under each tile; framed: this image)"
+                 if v.strip_values else STRIP_LABEL)
+        out["strip"] = gr.update(value=v.strip, visible=True, label=label)
+    else:  # a 2-D model, or a model without directions to walk along
+        out["strip"] = gr.update(value=None, visible=False)
+    return out
 
 
+def _raw_out(pipe, seed, overrides: dict | None = None) -> dict:
+    """The raw sliders: this seed's z (with the overrides), one slider per component up to N_RAW."""
+    from gan.latent import seed_to_z
+
+    n = min(pipe.config.z_dim, N_RAW)
+    z = seed_to_z([seed], pipe.config.z_dim, pipe.config.z_dist)[0]
+    for i, v in (overrides or {}).items():
+        if 0 <= int(i) < n:
+            z[int(i)] = float(v)
+    return {r: gr.update(value=round(max(-AMOUNT_LIMIT, min(AMOUNT_LIMIT, float(z[i]))), 4), visible=True)
+            if i < n else gr.update(visible=False) for i, r in enumerate(RAWS)}
+
+
+def _whole_view(ctx, sid, name, seed, psi, cls, amounts, raw, choices: bool = False) -> dict:
+    """Every widget for model `name` at this seed, truncation, class, directions and raw overrides (checked by
+    the library); the page's view becomes that. choices: the model list is sent again (a fresh page)."""
+    from gan.render import check_amounts, check_label
+
+    entry = ctx.catalog.entry(name)
+    pipe = ctx.catalog.get(entry.name)
+    seed, psi, label = check_seed(seed), check_truncation(psi), check_label(pipe, cls)
+    basis, why = _basis(ctx, entry.name)
+    k = min(basis.k, N_DIRS) if basis is not None else 0
+    amounts = check_amounts(amounts)[:k]
+    amounts += [0.0] * (N_DIRS - len(amounts))
+    st = {"model": entry.name, "seed": seed, "psi": psi, "cls": label, "dirs": amounts, "raw": dict(raw or {})}
+    _, v = _render(ctx, st, reference_wait_s=REFERENCE_WAIT_S)
+    pending = _reference(ctx, entry, pipe)
+    out = {"seed": seed, "psi": psi,
+           "cls": gr.update(choices=_class_choices(entry), value=label, visible=label is not None),
+           **{d: gr.update(value=amounts[i], visible=i < k,
+                           info=f"{basis.explained[i]:.1%} of the early layer's variance" if i < k else None)
+              for i, d in enumerate(DIRS)},
+           **_raw_out(pipe, seed, st["raw"]), **_view_out(pipe, v),
+           "info": _info_text(entry, pipe, basis, why),
+           "dirs_note": DIRS_HEADER if why is None else f"**Discovered directions**: {_no_dirs_text(why)}",
+           "reset": gr.update(visible=k > 0),
+           # still working out D's scale: the timer shows it when it is ready
+           "ref_timer": gr.Timer(active=pending is not None and not pending.done()),
+           "model": gr.update(choices=ctx.catalog.choices(), value=entry.name) if choices else entry.name}
+    if why is not None:  # the raw latent is then the way to move: show it
+        out["raw_acc"] = gr.update(open=True)
+    _views(ctx).set(sid, st)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- each page's view
 def _new_view(ctx) -> dict:
     return {"model": ctx.catalog.default_name(), "seed": 0, "psi": 1.0, "cls": None, "dirs": [0.0] * N_DIRS,
             "raw": {}}
@@ -408,12 +459,14 @@ def _copy(st: dict) -> dict:
     return {**st, "dirs": list(st["dirs"]), "raw": dict(st["raw"])}
 
 
-class ViewStore:
-    """Each page's view ({model, seed, psi, cls, dirs, raw}) on the server, keyed by Gradio's session hash;
-    the oldest pages are forgotten past max_pages. Handlers get copies, so rendering happens outside the lock."""
+class PageViews:
+    """Each page's view ({model, seed, psi, cls, dirs, raw}) and when its neighbours strip was last drawn, keyed
+    by Gradio's session hash (one per page load); the oldest pages are forgotten past max_pages. Handlers get
+    copies, so rendering happens outside the lock. One per server: ctx.shared("explore.views", PageViews)."""
 
     def __init__(self, max_pages: int = 2000):
         self._views: OrderedDict[str, dict] = OrderedDict()
+        self._strip_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self.max_pages = max_pages
 
@@ -424,55 +477,72 @@ class ViewStore:
 
     def set(self, sid: str, st: dict) -> None:
         with self._lock:
-            self._views[sid] = _copy(st)
-            self._views.move_to_end(sid)
-            while len(self._views) > self.max_pages:
-                self._views.popitem(last=False)
+            self._keep(sid, _copy(st))
 
     def update(self, sid: str, ctx, change) -> dict:
         """Apply change(view) to this page's view atomically; returns a copy of the result."""
         with self._lock:
-            st = self._views.get(sid)
-            if st is None:
-                st = _new_view(ctx)
+            st = self._views.get(sid) or _new_view(ctx)
             change(st)
-            self._views[sid] = st
-            self._views.move_to_end(sid)
-            while len(self._views) > self.max_pages:
-                self._views.popitem(last=False)
+            self._keep(sid, st)
             return _copy(st)
 
+    def strip_due(self, sid: str) -> bool:
+        """True when this page's neighbours strip has not been redrawn for STRIP_EVERY_S (throttles the strip
+        while a slider is dragged; keyboard moves and single clicks, which fire no release, still get one)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._strip_at.get(sid, 0.0) < STRIP_EVERY_S:
+                return False
+            self._strip_at[sid] = now
+            return True
 
-VIEWS = ViewStore()
+    def _keep(self, sid: str, st: dict) -> None:
+        self._views[sid] = st
+        self._views.move_to_end(sid)
+        while len(self._views) > self.max_pages:
+            old, _ = self._views.popitem(last=False)
+            self._strip_at.pop(old, None)
+
+
+def _views(ctx) -> PageViews:
+    return ctx.shared("explore.views", PageViews)
 
 
 def _sid(request) -> str:
     return getattr(request, "session_hash", None) or "no-session"
 
 
-def _finite(value, what: str) -> float:
-    import math
-
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise GanInputError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise GanInputError(f"{what} must be a finite number")
-    return v
-
-
-def _seed(value) -> int:
-    from gan.latent import check_seed
-
-    if value is None or value == "":
-        raise GanInputError("type a seed: any whole number from 0 to 4,294,967,295")
-    return check_seed(value)
+# ------------------------------------------------------------------------------------------------ rendering
+def _pipe(ctx, name):
+    return ctx.catalog.get(ctx.catalog.entry(name).name)
 
 
 def _render(ctx, st: dict, neighbours: bool = True, reference_wait_s: float = 0.0):
     return _view(ctx, st["model"], st["seed"], st["psi"], st["cls"], st["dirs"], raw=st["raw"],
                  neighbours=neighbours, reference_wait_s=reference_wait_s)
+
+
+def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True, reference_wait_s: float = 0.0):
+    """(pipeline, gan.render.View) for the widget values, with D's reference scores when they are ready (or
+    become ready within reference_wait_s)."""
+    from gan import render as ex
+
+    cat = ctx.catalog
+    entry = cat.entry(model)
+    pipe = cat.get(entry.name)
+    basis, _ = _basis(ctx, entry.name)
+    label = ex.check_label(pipe, cls)
+    amounts = ex.check_amounts(dirs)[: basis.k] if basis is not None else []
+    z = ex.latent_for(pipe, seed, psi, basis, amounts, raw)
+    pending = _reference(ctx, entry, pipe)
+    if pipe.is_points:
+        backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
+        v = ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
+    else:
+        v = ex.render_image_view(pipe, z, label, basis, amounts, neighbours=neighbours)
+    v.reference = _reference_result(pending, reference_wait_s)
+    return pipe, v
 
 
 def _basis(ctx, name: str):
@@ -492,37 +562,15 @@ def _no_dirs_text(why: str) -> str:
             "*Advanced* instead.")
 
 
-def _view(ctx, model, seed, psi, cls, dirs, raw=None, neighbours: bool = True, reference_wait_s: float = 0.0):
-    """(pipeline, gan.render.View) for the widget values, with D's reference scores when they are ready (or
-    become ready within reference_wait_s)."""
-    from gan import render as ex
-
-    cat = ctx.catalog
-    entry = cat.entry(model)
-    pipe = cat.get(entry.name)
-    basis, _ = _basis(ctx, entry.name)
-    label = ex.check_label(pipe, cls)
-    amounts = [float(d or 0.0) for d in list(dirs or [])[: basis.k]] if basis is not None else []
-    z = ex.latent_for(pipe, seed, psi, basis, amounts, raw)
-    pending = _reference(ctx, entry, pipe)
-    if pipe.is_points:
-        backdrop = cat.cached(entry.name, "backdrop", lambda p: ex.points_backdrop(p, p.info.get("dataset")))
-        v = ex.render_points_view(pipe, z, label, backdrop, psi, basis, amounts)
-    else:
-        v = ex.render_image_view(pipe, z, label, basis, amounts, neighbours=neighbours)
-    v.reference = _reference_result(pending, reference_wait_s)
-    return pipe, v
-
-
 def _reference(ctx, entry, pipe):
     """The future of this model's D reference scores (gan.render.score_reference), started once per loaded
     model on the tab's worker; None for a model without D and for a live run (its D changes as it trains)."""
-    pool = ctx.shared("explore_reference_pool", lambda: ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="ganscope-d-reference"))
     if pipe.discriminator is None or entry.source == "live":
         return None
     from gan.render import score_reference
 
+    pool = ctx.shared("explore_reference_pool", lambda: ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="ganscope-d-reference"))
     return ctx.catalog.cached(entry.name, "d-reference",
                               lambda p: pool.submit(score_reference, p, p.info.get("dataset")))
 
@@ -541,23 +589,7 @@ def _reference_result(pending, wait_s: float):
         return None
 
 
-_last_strip: dict[str, float] = {}
-
-
-def _strip_due(session: str | None) -> bool:
-    """True when this page's neighbours strip has not been redrawn for STRIP_EVERY_S (throttles the strip while
-    a slider is dragged; keyboard moves and single clicks, which fire no release, still get one)."""
-    if session is None:
-        return True
-    now = time.monotonic()
-    if now - _last_strip.get(session, 0.0) < STRIP_EVERY_S:
-        return False
-    if len(_last_strip) > 10_000:
-        _last_strip.clear()
-    _last_strip[session] = now
-    return True
-
-
+# ------------------------------------------------------------------------------------------------ text
 def _subject(pipe) -> str:
     return "point" if pipe.is_points else "image"
 
@@ -573,6 +605,7 @@ def _class_choices(entry) -> list[tuple[str, int]]:
 
 
 def _info_text(entry, pipe, basis, why: str | None = None) -> str:
+    """The model in words: where it comes from, what it was trained on and how, what it makes."""
     i = entry.info
     where = {"shipped": f"shipped weights `{entry.path.name}`" if entry.path else "shipped weights",
              "run": f"training run `{entry.path.parent.name}`" if entry.path else "a training run",
@@ -589,13 +622,3 @@ def _info_text(entry, pipe, basis, why: str | None = None) -> str:
                 + (f". Directions from layer `{basis.layer}`." if basis is not None
                    else f". No discovered directions: {why}."))
     return "  \n".join(bits)
-
-
-def _clean_tmp(max_age_s: float = 3600) -> None:
-    now = time.time()
-    for p in _TMP.glob("*"):
-        try:
-            if now - p.stat().st_mtime > max_age_s:
-                p.unlink()
-        except OSError:
-            pass
