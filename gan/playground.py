@@ -30,17 +30,21 @@ import functools
 import math
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
 from gan.config import TrainConfig
-from gan.data import Dataset, _points, is_points_dataset, load_dataset
-from gan.errors import GanInputError
+from gan.data import DATASETS, Dataset, _points, is_points_dataset, load_dataset
+from gan.errors import FieldError, GanInputError
+from gan.latent import sample_z
+from gan.losses import scores_are_probabilities
 from gan.models import build_discriminator
-from gan.viz import FAKE_RGB, OKABE_ITO, REAL_RGB, draw_markers, marker_size, to_pixels
+from gan.viz import FAKE_RGB, OKABE_ITO, REAL_RGB, draw_markers, marker_size, plot_bounds, to_pixels
 
-PLAYGROUND_DATASETS = ("ring8", "grid25", "spiral", "moons")
+POINT_CHOICES = [name for name in DATASETS if is_points_dataset(name)]   # ring8, grid25, spiral, moons (gan.data)
+VIEW_SIZE = 480           # the page's views: each 480 px wide on a 1400 px page, readable on a projector
 N_SHOWN_FAKE = 512        # generated points drawn in the field view (fixed noise, so points move smoothly)
 N_SHOWN_REAL = 1000
 N_ARROWS = 96
@@ -95,22 +99,32 @@ class PlaygroundConfig:
     seed: int = 0
 
     def train_config(self) -> TrainConfig:
-        if not isinstance(self.z_dim, int) or not 1 <= self.z_dim <= 16:
-            raise GanInputError(f"the playground's noise has 1 to 16 dimensions, not {self.z_dim!r}")
-        for name in ("g_depth", "d_depth"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or not 1 <= v <= 8:
-                raise GanInputError(f"{name} must be an integer from 1 to 8, not {v!r}")
-        for name in ("g_width", "d_width"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or not 2 <= v <= 512:
-                raise GanInputError(f"{name} must be an integer from 2 to 512, not {v!r}")
+        """The Trainer's config. The playground's own sizes are checked here (FieldError: a page names the field
+        by its label); every training number (learning rates, batch size, seed...) by the Trainer's
+        gan.config.check_number, with the same kind of message."""
+        for name, (lo, hi) in SIZE_LIMITS.items():
+            setattr(self, name, check_size(name, getattr(self, name), lo, hi))
+        if not isinstance(self.spectral_norm, bool):
+            raise FieldError("spectral_norm", "must be on or off", self.spectral_norm)
         return TrainConfig(
             dataset=self.dataset, arch="mlp", loss=self.loss, steps=10_000_000, batch_size=self.batch_size,
             lr_g=self.lr_g, lr_d=self.lr_d, beta1=self.beta1, beta2=self.beta2, optimizer=self.optimizer,
             n_critic=self.n_critic, gp_lambda=self.gp_lambda, ema=0.0, seed=self.seed, z_dim=self.z_dim,
             z_dist=self.z_dist, g_width=self.g_width, d_width=self.d_width, depth=self.g_depth,
             spectral_norm=self.spectral_norm, n_samples=N_SHOWN_FAKE, device="cpu", log_every=1)
+
+
+SIZE_LIMITS = {"z_dim": (1, 16), "g_depth": (1, 8), "d_depth": (1, 8), "g_width": (2, 512), "d_width": (2, 512)}
+
+
+def check_size(name: str, value, lo: int, hi: int) -> int:
+    """A whole number from lo to hi (a float that is whole is taken, a fraction refused, never rounded; text, None,
+    NaN and infinity refused): the playground's network sizes and noise dimensions."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and float(value).is_integer() and lo <= value <= hi
+    if not ok:
+        raise FieldError(name, f"must be a whole number from {lo} to {hi}", value)
+    return int(value)
 
 
 def points_dataset(points: np.ndarray, name: str = "drawn") -> Dataset:
@@ -138,9 +152,14 @@ class Playground:
     """One 2-D GAN a teacher steps by hand. Thread-safe: every public method takes the session's lock, so a
     background trainer and a viewer can share it."""
 
-    def __init__(self, config: PlaygroundConfig | None = None, dataset: Dataset | None = None):
+    def __init__(self, config: PlaygroundConfig | None = None, dataset: Dataset | None = None,
+                 load: Callable[[str], Dataset] = load_dataset):
+        """`load(name)` gives a named dataset: gan.data.load_dataset, or a server's cache of them (the point
+        datasets are read-only, so every visitor's Playground can share one copy: see gan.playground_manager)."""
         self.lock = threading.RLock()
         self._custom_dataset = dataset
+        self._load = load
+        self._figures_at: tuple | None = None    # (the run's step key, its figures): figures() once per step
         self.reset(config or PlaygroundConfig())
 
     # ------------------------------------------------------------------------------------ set-up
@@ -178,19 +197,16 @@ class Playground:
                 raise GanInputError("no points drawn or uploaded yet")
             return copy.copy(self._custom_dataset)
         if not is_points_dataset(config.dataset):
-            raise GanInputError(f"the playground takes 2-D data ({', '.join(PLAYGROUND_DATASETS)} or csv:PATH), "
+            raise GanInputError(f"the playground takes 2-D data ({', '.join(POINT_CHOICES)} or csv:PATH), "
                                 f"not {config.dataset!r}")
-        return load_dataset(config.dataset)
+        return self._load(config.dataset)
 
     def _setup_views(self) -> None:
         t = self.trainer
         data = t.data.data
         gen = torch.Generator().manual_seed(1234)
         self.real_shown = data[torch.randperm(len(data), generator=gen)[:N_SHOWN_REAL]].numpy()
-        lo = np.percentile(data.numpy(), 0.5, axis=0)
-        hi = np.percentile(data.numpy(), 99.5, axis=0)
-        centre, half = (lo + hi) / 2, float(max(hi - lo)) / 2 * 1.2 + 0.05
-        self.bounds = (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
+        self.bounds = plot_bounds(data.numpy(), pad=0.1, square=True)
         x0, x1, y0, y1 = self.bounds
         xs = np.linspace(x0, x1, HEAT_RES, dtype=np.float32)
         ys = np.linspace(y1, y0, HEAT_RES, dtype=np.float32)  # top row = largest y
@@ -198,7 +214,7 @@ class Playground:
         self.heat_grid = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1))
         mc = t.model_config
         self.fixed_z = t.fixed_z[:N_SHOWN_FAKE]
-        self.metric_z = _noise(N_METRIC_SAMPLES, mc.z_dim, mc.z_dist, seed=4321)
+        self.metric_z = sample_z(N_METRIC_SAMPLES, mc.z_dim, mc.z_dist, torch.Generator().manual_seed(4321))
         self.manifold_z, self.manifold_shape = _manifold_noise(mc.z_dim, mc.z_dist)
         modes = t.data.modes
         self.has_modes = modes is not None and t.data.mode_std is not None
@@ -280,7 +296,15 @@ class Playground:
 
     def figures(self) -> dict:
         """Modes covered, high-quality share and reverse KL of 2,500 samples (fixed noise), plus the latest
-        losses. Without modes (spiral, moons, your own points) only the losses."""
+        losses. Without modes (spiral, moons, your own points) only the losses. Computed once per step (and per
+        arrow drawing): a page polling a paused Playground twice a second costs nothing more."""
+        with self.lock:
+            key = (id(self.trainer), self.g_steps, self.d_steps, self.g_grad)
+            if self._figures_at is None or self._figures_at[0] != key:
+                self._figures_at = (key, self._compute_figures())
+            return dict(self._figures_at[1])
+
+    def _compute_figures(self) -> dict:
         with self.lock:
             self._materialise()
             out = {"step": self.g_steps, "d_steps": self.d_steps}
@@ -323,7 +347,7 @@ class Playground:
     @torch.no_grad()
     def _heat(self) -> np.ndarray:
         s = self.trainer.D(self.heat_grid).float()
-        if self.config.loss in ("bce", "minimax"):
+        if scores_are_probabilities(self.config.loss):
             v = torch.sigmoid(s)
         elif self.config.loss == "lsgan":
             v = s.clamp(0, 1)
@@ -452,13 +476,7 @@ class Playground:
         mode figures (they cost as much as a view: a live viewer refreshes them a few times a second only).
         frame=True adds "frame": the views laid out for the page by compose_frame (curves drawn at its width)."""
         with self.lock:
-            if figures or not self.figure_history:
-                f = self.record_figures()
-            else:
-                self._materialise()
-                f = {**self.figure_history[-1], "step": self.g_steps, "d_steps": self.d_steps}
-                for h in self.history[-4:]:
-                    f.update({k: v for k, v in h.items() if k != "step"})
+            f = self.record_figures() if figures or not self.figure_history else self.recent_figures()
             views = self.render(size, curves_width=2 * size + FRAME_GAP if frame else None)
             if self.g_grad is not None and "field" in views:
                 f["g_grad"] = self.g_grad
@@ -466,6 +484,18 @@ class Playground:
             if frame:
                 out["frame"] = compose_frame(views)
             return out
+
+    def recent_figures(self) -> dict:
+        """The figures last recorded (the curves' latest point) with the current step and losses: what a live
+        viewer shows between two recomputations of the mode figures, at no cost."""
+        with self.lock:
+            if not self.figure_history:
+                return self.figures()
+            self._materialise()
+            f = {**self.figure_history[-1], "step": self.g_steps, "d_steps": self.d_steps}
+            for h in self.history[-4:]:
+                f.update({k: v for k, v in h.items() if k != "step"})
+            return f
 
     def status_line(self, f: dict | None = None) -> str:
         f = f or self.figures()
@@ -484,13 +514,6 @@ class Playground:
 
 
 # ------------------------------------------------------------------------------------------ drawing helpers
-def _noise(n: int, z_dim: int, z_dist: str, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    if z_dist == "uniform":
-        return torch.rand(n, z_dim, generator=g) * 2 - 1
-    return torch.randn(n, z_dim, generator=g)
-
-
 def _manifold_noise(z_dim: int, z_dist: str, n: int = 21) -> tuple[torch.Tensor, tuple]:
     """A line (1-D noise) or an n x n grid over the first two noise dimensions (the others held at 0)."""
     lim = 1.0 if z_dist == "uniform" else 2.5
@@ -501,6 +524,14 @@ def _manifold_noise(z_dim: int, z_dist: str, n: int = 21) -> tuple[torch.Tensor,
     z = torch.zeros(n * n, z_dim)
     z[:, 0], z[:, 1] = gx.flatten(), gy.flatten()
     return z, (n, n)
+
+
+def page_frame(pg: Playground, figures: bool = True, size: int = VIEW_SIZE) -> tuple[np.ndarray, str]:
+    """The page's one picture and its status line: D's view and G's manifold side by side, each `size` px wide,
+    the curves under them (compose_frame: three abreast would be ~400 px each on a 1400 px page). figures=False
+    reuses the last mode figures (they cost as much as a view)."""
+    snap = pg.snapshot(size, figures=figures, frame=True)
+    return snap["frame"], snap["status"]
 
 
 def compose_frame(views: dict, gap: int = FRAME_GAP) -> np.ndarray:

@@ -1,54 +1,66 @@
-"""Every visitor's own Playground: a registry of 2-D GAN sessions, each trained by its own background thread.
+"""Every visitor's own Playground: the server's PlaygroundManager (twin of gan.run_manager.RunManager) and the
+sessions it keeps, trained by a few worker threads that take turns.
 
 A classroom opens one server: each browser (or API client) is a visitor with its own Playground, created on its
 first call. The server bounds what they cost:
 
-- at most `max_playing` Playgrounds train at once; one more Play is refused with a message (stepping by hand
-  while paused is always allowed);
+- a visitor's session is a few hundred bytes until it is used: its networks are built on the first step, reset,
+  Play or frame (a crowd that only asks for its status, or presses Play beyond the limit, builds nothing);
+- at most `max_playing` Playgrounds train at once; one more Play is refused with a message, before anything is
+  built (stepping by hand while paused is always allowed);
+- the playing ones are trained by a fixed pool of worker threads (as many as the machine has cores, at most
+  `max_playing`), each taking turns over the playing sessions, a frame's worth of steps (~0.1 s) a turn: 25
+  playing visitors cost two threads on a two-core server, not 25;
 - a playing Playground that no page has polled for `poll_timeout_s` (60 s) pauses itself;
 - one idle for `idle_drop_s` (30 min) is dropped with its memory, and past `max_sessions` the least recently used
-  paused one goes;
-- a session's thread is started on its first Play and waits on an Event while paused (training nothing);
-- frames are drawn only while a page looks at them, at most one per `frame_s` (10 a second), and a page is sent a
-  frame only when it changed (its version moved).
+  paused one goes; one no page has looked at for a minute lets go of its last frame (redrawn when asked);
+- the named point datasets (50,000 points each) are made once per server and shared, read-only, by every session;
+- frames are drawn only while a page looks at them, at most one per `FRAME_S` (10 a second), and a page is sent a
+  frame only when it changed (its version moved); the status figures are computed once per step.
 
-    from gan.playground_manager import Playgrounds
-    reg = Playgrounds(max_playing=8)
-    s = reg.session("visitor-1")          # created on first use
-    reg.play("visitor-1"); s.status(); reg.close()
+    from gan.playground_manager import PlaygroundManager
+    playgrounds = PlaygroundManager(max_playing=8)
+    s = playgrounds.session("visitor-1")          # created on first use (cheap)
+    playgrounds.play("visitor-1"); s.status(); playgrounds.close()
 
 No Gradio here: the UI (gan.ui.playground_tab) maps a page or an API client to a visitor id and shows what this says.
 """
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import re
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Callable
 
 import numpy as np
 
 from gan import lessons
+from gan.config import check_number
+from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.errors import GanInputError
-from gan.playground import Playground, PlaygroundConfig, points_dataset
+from gan.playground import Playground, PlaygroundConfig, page_frame, points_dataset
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LESSON = "Mode collapse"
 FRAME_S = 0.1               # a playing, watched session draws a frame at most this often (~10 frames/s)
-STEP_CHUNK_S = 0.03         # training time between two looks at the flags
-FIGURES_S = 0.3             # modes covered & co. are recomputed at most this often while playing
+FIGURES_S = 0.3             # modes covered & co. are recomputed at most this often for a watched, playing session
+STATUS_FIGURES_S = 1.0      # ... and at most this often for a status poll (an API client that watches no frames)
 WATCH_S = 2.0               # a page that polled the frames within this long is watching: frames are drawn
 POLL_TIMEOUT_S = 60.0       # a playing session no one polled for this long pauses itself
+FRAME_KEEP_S = 60.0         # a session no page looked at for this long lets go of its last frame
 IDLE_DROP_S = 30 * 60.0     # a session no one called for this long is dropped
 MAX_SESSIONS = 256          # sessions kept at most (the least recently used paused ones go first)
-SWEEP_S = 5.0               # the registry looks for idle sessions at most this often
+SWEEP_S = 5.0               # the manager looks for idle sessions at most this often
 _VISITOR_ID = re.compile(r"[0-9a-f]{32}")
 
 FrameFn = Callable[[Playground, bool], "tuple[np.ndarray, str]"]
+default_frame: FrameFn = page_frame     # the page's picture (gan.playground.page_frame, VIEW_SIZE views)
 
 
 class PlaygroundsBusy(GanInputError):
@@ -60,28 +72,152 @@ def busy_message(limit: int) -> str:
     return f"{what} playing on this server; press Play again in a moment"
 
 
-def default_frame(pg: Playground, figures: bool, size: int = 320) -> tuple[np.ndarray, str]:
-    """A session's picture (gan.playground's composed frame: the views and the curves) and its status line.
-    `figures=False` reuses the last mode figures (they cost as much as a view)."""
-    snap = pg.snapshot(size, figures=figures, frame=True)
-    return snap["frame"], snap["status"]
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, which a container or taskset narrows), else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _lower_priority(niceness: int = 10) -> None:
+    """Give the calling thread a lower CPU priority (Linux: a thread's own nice value), so that on a crowded
+    machine the server's event loop and handlers get the cores before the Playgrounds' training does."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
+
+
+class SharedData:
+    """What every visitor's Playground shares, read-only: the named point datasets (made once; each session gets
+    a shallow copy, its own object over the same tensors, which nothing writes to) and the step-0 figures of a
+    config (so a visitor who only asked for its status needs no networks of its own)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._datasets: dict[str, Dataset] = {}
+        self._fresh: dict[str, dict] = {}
+
+    def load(self, name: str) -> Dataset:
+        """A named point dataset, made on first use; a CSV is read each time (its file may change)."""
+        if name.startswith("csv:") or not is_points_dataset(name):
+            return load_dataset(name)
+        with self._lock:
+            if name not in self._datasets:
+                self._datasets[name] = load_dataset(name)
+            return copy.copy(self._datasets[name])
+
+    def fresh_figures(self, config: PlaygroundConfig) -> dict:
+        """The figures of a fresh Playground of `config` (seeded: the same for every visitor), computed once."""
+        key = repr(config)
+        with self._lock:
+            hit = self._fresh.get(key)
+        if hit is None:
+            hit = Playground(config, load=self.load).figures()
+            with self._lock:
+                self._fresh[key] = hit
+        return dict(hit)
+
+
+class TurnPool:
+    """A fixed number of worker threads that train the playing sessions by turns. A session in line is taken by
+    the next free worker, trained for one turn (PlaygroundSession.turn), and put back at the end of the line while
+    it plays. Threads start with the first session put in line and wait on a condition while none plays."""
+
+    def __init__(self, workers: int = 1):
+        self.size = max(int(workers), 1)
+        self._cond = threading.Condition()
+        self._line: deque[PlaygroundSession] = deque()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def submit(self, session: PlaygroundSession) -> None:
+        """Put a session in line (nothing when it is already in line or in a turn)."""
+        with self._cond:
+            if self._closed or session._queued:
+                return
+            session._queued = True
+            self._line.append(session)
+            while len(self._threads) < min(self.size, len(self._line) + self._busy_locked()):
+                t = threading.Thread(target=self._work, name=f"playground-{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+            self._cond.notify()
+
+    def withdraw(self, session: PlaygroundSession) -> bool:
+        """Take a session out of the line if it waits there (not in a turn); True when it did."""
+        with self._cond:
+            if session in self._line:
+                self._line.remove(session)
+                session._queued = False
+                session._parked.set()
+                return True
+            return False
+
+    @property
+    def threads(self) -> int:
+        return len(self._threads)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._line.clear()
+            self._cond.notify_all()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+
+    def _busy_locked(self) -> int:
+        return sum(1 for t in self._threads if getattr(t, "busy", False))
+
+    def _work(self) -> None:
+        """One worker: take the session waiting longest, give it a turn, put it back while it plays."""
+        from gan.render import one_cpu_thread_here
+
+        one_cpu_thread_here()  # small nets: one OpenMP thread is ~10x faster than two on a busy machine
+        _lower_priority()      # serving comes first: a crowd's clicks are answered before anyone trains
+        me = threading.current_thread()
+        while True:
+            with self._cond:
+                while not self._line and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                session = self._line.popleft()
+                session._parked.clear()
+                me.busy = True
+            try:
+                session.turn()
+            except Exception:  # noqa: BLE001 - turn() reports its own failures; never lose a worker
+                log.exception("playground turn failed")
+            with self._cond:
+                me.busy = False
+                if session.playing and not session._closed and not self._closed:
+                    self._line.append(session)
+                    self._cond.notify()
+                else:
+                    session._queued = False
+                    session._parked.set()
 
 
 class PlaygroundSession:
-    """One visitor's Playground: its run, a lazily started thread that trains while playing, the latest frame and
-    a status. Buttons only flip flags or post a single step; the thread does the training."""
+    """One visitor's Playground: its run (built on first use), the latest frame and a status. Buttons only flip
+    flags or post a single step; while it plays, the pool's workers train it by turns."""
 
     def __init__(self, frame_fn: FrameFn = default_frame, clock: Callable[[], float] = time.monotonic,
-                 poll_timeout_s: float = POLL_TIMEOUT_S):
-        lesson = lessons.get(DEFAULT_LESSON)
+                 poll_timeout_s: float = POLL_TIMEOUT_S, pool: TurnPool | None = None,
+                 shared: SharedData | None = None):
         self.lock = threading.Lock()           # guards the frame and the status text
-        self.control = threading.RLock()       # one control (play, reset, step...) of this visitor at a time
-        self.pg = Playground(lesson.playground)
-        self.lesson: str | None = lesson.name
+        self.control = threading.RLock()       # one control (reset, step...) of this visitor at a time
+        self._build = threading.Lock()         # builds the Playground once
+        self._config = lessons.get(DEFAULT_LESSON).playground
+        self._pg: Playground | None = None
+        self.lesson: str | None = DEFAULT_LESSON
         self.playing = False
         self.frame: np.ndarray | None = None
         self.frame_id = 0                      # frames drawn so far
-        self.version = 0                       # moves with every change a page shows (frame, notice)
+        self.version = 0                       # moves with every change a page shows (frame, notice, state)
         self.status_text = ""
         self.notice = ""                       # a message for the page ("... press Play again in a moment")
         self.fps = 0.0
@@ -89,18 +225,33 @@ class PlaygroundSession:
         self._frame_fn = frame_fn
         self._clock = clock
         self._poll_timeout_s = poll_timeout_s
+        self._own_pool = pool is None          # a session on its own (tests) trains on a pool of its own
+        self._pool = pool
+        self._shared = shared or SharedData()
         now = clock()
         self.polled_at = now                   # last call of a page or client: status, frames, controls
         self.watched_at = -1e9                 # last time a page asked for frames
         self._stale = True                     # the run moved since the last frame
         self._frame_times: list[float] = []
-        self._figures_at = 0.0
+        self._figures_at = -1e9                # when the mode figures were last recorded (perf_counter)
         self._render_s = 0.0
-        self._wake = threading.Event()
-        self._parked = threading.Event()       # set while the thread sits in its paused wait, training nothing
+        self._queued = False                   # in the pool's line or in a turn (the pool's lock guards it)
+        self._parked = threading.Event()       # set while no worker trains it
         self._parked.set()
         self._closed = False
-        self._thread: threading.Thread | None = None
+
+    @property
+    def pg(self) -> Playground:
+        """The visitor's Playground, built on first use (~30 ms, a few MB)."""
+        if self._pg is None:
+            with self._build:
+                if self._pg is None:
+                    self._pg = Playground(self._config, load=self._shared.load)
+        return self._pg
+
+    @property
+    def built(self) -> bool:
+        return self._pg is not None
 
     # ------------------------------------------------------------------------------------- controls
     def touch(self) -> None:
@@ -108,77 +259,95 @@ class PlaygroundSession:
         self.polled_at = self._clock()
 
     def play(self) -> None:
-        """Train in the background from now on (the registry checks the server's limit first). It takes no
-        control lock: a Play pressed while a reset runs is kept, and the reset's run is the one that plays."""
+        """Train by turns from now on (the manager checks the server's limit first). It takes no control lock: a
+        Play pressed while a reset runs is kept, and the reset's run is the one that plays."""
         self.touch()
         self._set_notice("")
-        self._parked.clear()
         self.playing = True
-        with self.lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._main, name="playground", daemon=True)
-                self._thread.start()
-        self._wake.set()
+        self._parked.clear()
+        if self._pool is None:
+            self._pool = TurnPool(1)
+        self._pool.submit(self)
+        self._bump()
 
     def pause(self, timeout: float = 10.0, notice: str = "") -> None:
-        """Stop playing, and wait (up to `timeout`) for the thread to finish its chunk of steps and park, so the
-        step and the frame a caller sees next are the ones the session stays at."""
+        """Stop playing, and wait (up to `timeout`) for a turn in progress to end, so the step and the frame a
+        caller sees next are the ones the session stays at."""
         self.playing = False
         if notice:
             self._set_notice(notice)
-        if threading.current_thread() is not self._thread:
+        if self._pool is not None and not self._pool.withdraw(self):
             self._parked.wait(timeout)
+        self._bump()                           # the page's next frame says "paused"
 
     @property
     def parked(self) -> bool:
-        """True once the thread has stopped training: what a paused session shows is then where it stays (pages
-        and tests wait for this instead of sleeping)."""
+        """True once no worker trains it: what a paused session shows is then where it stays (pages and tests
+        wait for this instead of sleeping)."""
         return self._parked.is_set()
 
     def single(self, which: str) -> None:
         """One D update, one G update, or one full iteration (works while paused, whatever the server's limit)."""
-        fn = {"d": self.pg.step_d, "g": self.pg.step_g, "both": self.pg.step_both}.get(which)
-        if fn is None:
+        if which not in ("d", "g", "both"):
             raise GanInputError(f"step what? 'd', 'g' or 'both', not {which!r}")
         from gan.render import one_cpu_thread_here
 
         one_cpu_thread_here()
         with self.control:
             self.touch()
-            fn(1)
+            pg = self.pg
+            {"d": pg.step_d, "g": pg.step_g, "both": pg.step_both}[which](1)
             self._stale = True
 
     def reset(self, config: PlaygroundConfig, lesson: str | None = None, points: np.ndarray | None = None) -> None:
-        """A fresh run; a playing session goes on playing it. The playing flag is left alone: the thread steps
+        """A fresh run; a playing session goes on playing it. The playing flag is left alone: a worker steps
         under the Playground's lock, so a reset under that lock is atomic, and a Play pressed while a reset runs
         is kept (saving and restoring the flag here once undid it: one step, then stopped)."""
         dataset = points_dataset(points) if points is not None else None
         with self.control:
             self.touch()
-            with self.pg.lock:
-                self.pg.reset(config, dataset=dataset)
-                self.lesson = lesson
-                self.fps = self.steps_per_s = 0.0
-                self._frame_times.clear()
-                self._stale = True
+            with self._build:
+                if self._pg is None:            # never built: build this run, not the default one first
+                    self._pg = Playground(config, dataset=dataset, load=self._shared.load)
+                else:
+                    with self._pg.lock:
+                        self._pg.reset(config, dataset=dataset)
+                self._config = config
+            self.lesson = lesson
+            self.fps = self.steps_per_s = 0.0
+            self._frame_times.clear()
+            self._figures_at = -1e9
+            self._stale = True
 
-    def set_hyperparameters(self, **kw) -> dict:
+    def set_hyperparameters(self, **values) -> dict:
+        """The live fields (lr_g, lr_d, n_critic), each checked as the Trainer checks it (gan.config.check_number:
+        an empty field, text, NaN or a fraction of a step is refused with its limits); returns what changed."""
+        checked = {name: check_number(name, value) for name, value in values.items()}
         with self.control:
             self.touch()
-            return self.pg.set_hyperparameters(**kw)
+            return self.pg.set_hyperparameters(**checked)
 
     def status(self) -> dict:
         """The session as JSON: step, D updates, losses, modes covered, frames per second, playing, lesson, and
-        the latest message for the page ("" when none)."""
+        the latest message for the page ("" when none). Cheap to poll: a never-used session answers with the
+        shared step-0 figures, a paused one with its figures of this step (computed once), a playing one with
+        mode figures at most STATUS_FIGURES_S old."""
         self.touch()
-        f = self.pg.figures()
+        if self._pg is None:
+            f = self._shared.fresh_figures(self._config)
+        elif self.playing and time.perf_counter() - self._figures_at < STATUS_FIGURES_S:
+            f = self._pg.recent_figures()
+        else:
+            f = self._pg.record_figures() if self.playing else self._pg.figures()
+            if self.playing:
+                self._figures_at = time.perf_counter()
         return {**{k: v for k, v in f.items() if isinstance(v, (int, float, str))}, "playing": self.playing,
                 "fps": round(self.fps, 1), "lesson": self.lesson, "message": self.notice}
 
     # ------------------------------------------------------------------------------------- frames
     def view(self) -> tuple[int, np.ndarray, str]:
         """(version, frame, status text) for a page; a page that already holds this version needs nothing new.
-        Asking marks the session as watched: while playing its thread then draws ~10 frames a second. A paused
+        Asking marks the session as watched: while playing, its turns then draw ~10 frames a second. A paused
         session whose run moved (a step by hand, a reset) draws its frame here, once."""
         now = self._clock()
         self.polled_at = self.watched_at = now
@@ -191,6 +360,7 @@ class PlaygroundSession:
             return self.version, self.frame, f"**{state}** · {self.status_text}{rate}{note}"
 
     def render(self) -> None:
+        """Draw the frame and its status line now (the mode figures at most every FIGURES_S while playing)."""
         from gan.render import one_cpu_thread_here
 
         one_cpu_thread_here()
@@ -198,9 +368,10 @@ class PlaygroundSession:
         fresh = not self.playing or now - self._figures_at >= FIGURES_S
         if fresh:
             self._figures_at = now
-        with self.pg.lock:
+        pg = self.pg
+        with pg.lock:
             self._stale = False
-            frame, text = self._frame_fn(self.pg, fresh)
+            frame, text = self._frame_fn(pg, fresh)
         now = time.perf_counter()
         with self.lock:
             self._frame_times = [t for t in self._frame_times if now - t < 2.0] + [now]
@@ -211,87 +382,86 @@ class PlaygroundSession:
             self.version += 1
             self.status_text = text
 
+    def forget_frame(self) -> None:
+        """Let go of the last frame (~2 MB) of a session no page looks at; the next view draws it again."""
+        with self.lock:
+            if self.frame is not None and not self.watched:
+                self.frame = None
+                self._stale = True
+
     def _set_notice(self, text: str) -> None:
         with self.lock:
             if text != self.notice:
                 self.notice = text
                 self.version += 1
 
+    def _bump(self) -> None:
+        with self.lock:
+            self.version += 1
+
     @property
     def watched(self) -> bool:
         return self._clock() - self.watched_at < WATCH_S
 
+    # ------------------------------------------------------------------------------------- a worker's turn
+    def turn(self) -> None:
+        """One worker's turn: train for a frame's worth of time (FRAME_S, less the time a frame takes to draw when a
+        page watches, but never less than that), then draw the frame if one does. A session no one polled for poll_timeout_s pauses here."""
+        if not self.playing or self._closed:
+            return
+        if self._clock() - self.polled_at > self._poll_timeout_s:
+            self.playing = False
+            self._set_notice(f"paused by the server: no page looked at this Playground for "
+                             f"{self._poll_timeout_s:.0f} s; press Play to go on")
+            return
+        try:
+            t0 = time.perf_counter()
+            steps, watched, pg = 0, self.watched, self.pg
+            # at least as long training as drawing: on a crowded server a frame may take longer than FRAME_S
+            budget = max(FRAME_S - self._render_s, self._render_s, 0.01) if watched else FRAME_S
+            while time.perf_counter() - t0 < budget and self.playing:   # a Pause ends the turn at once
+                pg.step_both(1)
+                steps += 1
+            self._stale = True
+            if watched:
+                r0 = time.perf_counter()
+                self.render()
+                self._render_s = time.perf_counter() - r0
+            self.steps_per_s = steps / max(time.perf_counter() - t0, 1e-6)
+            if pg.diverged:
+                self.playing = False
+                self._bump()
+        except Exception as e:  # the worker lives on; the page says what happened
+            log.exception("playground step failed")
+            self.playing = False
+            with self.lock:
+                self.status_text = f"stopped: {e}"
+                self.version += 1
+
     def close(self) -> None:
-        """Stop the thread for good (the session is being dropped)."""
+        """Stop for good (the session is being dropped): out of the line, no more turns."""
         self._closed = True
         self.playing = False
-        self._wake.set()
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join(timeout=5)
-
-    def _main(self) -> None:
-        from gan.render import one_cpu_thread_here
-
-        one_cpu_thread_here()  # small nets: one OpenMP thread is ~10x faster than two on a busy machine
-        played = False
-        while not self._closed:
-            if not self.playing:
-                if played and self.watched:  # one more frame, so viewers see "paused" at the step it stays at
-                    try:
-                        self.render()
-                    except Exception:
-                        log.exception("playground frame failed")
-                played = False
-                self._parked.set()
-                self._wake.wait()             # parked: no training, no polling, until Play or close
-                self._wake.clear()
-                continue
-            self._parked.clear()
-            played = True
-            if self._clock() - self.polled_at > self._poll_timeout_s:
-                self.pause(notice=f"paused by the server: no page looked at this Playground for "
-                                  f"{self._poll_timeout_s:.0f} s; press Play to go on")
-                continue
-            try:
-                t0 = time.perf_counter()
-                steps = 0
-                watched = self.watched
-                budget = max(FRAME_S - self._render_s, 0.01) if watched else FRAME_S
-                while time.perf_counter() - t0 < budget and self.playing:
-                    c0 = time.perf_counter()
-                    self.pg.step_both(1)
-                    steps += 1
-                    if time.perf_counter() - c0 > STEP_CHUNK_S:
-                        break
-                self._stale = True
-                if watched:
-                    r0 = time.perf_counter()
-                    self.render()
-                    self._render_s = time.perf_counter() - r0
-                self.steps_per_s = steps / max(time.perf_counter() - t0, 1e-6)
-                if self.pg.diverged:
-                    self.playing = False
-            except Exception as e:  # keep the thread alive; the page says what happened
-                log.exception("playground step failed")
-                self.playing, played = False, False  # no last frame: it would hide the message below
-                with self.lock:
-                    self.status_text = f"stopped: {e}"
-                    self.version += 1
+        if self._pool is not None:
+            self._pool.withdraw(self)
+            if self._own_pool:
+                self._pool.close()
 
 
-class Playgrounds:
-    """The server's Playgrounds, one per visitor id, created on first use. Thread-safe."""
+class PlaygroundManager:
+    """The server's Playgrounds, one per visitor id, created on first use, trained by one TurnPool. Thread-safe."""
 
     def __init__(self, max_playing: int = 8, frame_fn: FrameFn = default_frame, max_sessions: int = MAX_SESSIONS,
                  poll_timeout_s: float = POLL_TIMEOUT_S, idle_drop_s: float = IDLE_DROP_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, workers: int | None = None):
         if int(max_playing) < 1:
             raise GanInputError(f"at least 1 Playground must be allowed to play, got {max_playing}")
         self.max_playing = int(max_playing)
         self.max_sessions = max(int(max_sessions), 1)
         self.poll_timeout_s = poll_timeout_s
         self.idle_drop_s = idle_drop_s
+        self.pool = TurnPool(workers or min(usable_cores(), self.max_playing))
+        self.shared = SharedData()
         self._frame_fn = frame_fn
         self._clock = clock
         self._lock = threading.Lock()
@@ -334,37 +504,37 @@ class Playgrounds:
 
     # ------------------------------------------------------------------------------------- sessions
     def session(self, key: str, create: bool = True) -> PlaygroundSession | None:
-        """This visitor's Playground, created on first use (None when `create` is False and there is none)."""
+        """This visitor's Playground, created on first use (None when `create` is False and there is none).
+        Creating one is cheap: its networks are built when it is first used."""
         self._sweep()
         with self._lock:
             s = self._sessions.get(key)
+            if s is None and create:
+                s = self._sessions[key] = PlaygroundSession(self._frame_fn, self._clock, self.poll_timeout_s,
+                                                            pool=self.pool, shared=self.shared)
+                evicted = self._evict_locked()
+            else:
+                evicted = []
             if s is not None:
                 self._sessions.move_to_end(key)
-                return s
-        if not create:
-            return None
-        fresh = PlaygroundSession(self._frame_fn, self._clock, self.poll_timeout_s)  # outside the lock: ~30 ms
-        with self._lock:
-            s = self._sessions.setdefault(key, fresh)
-            self._sessions.move_to_end(key)
-            evicted = self._evict_locked()
         for old in evicted:
             old.close()
         return s
 
     def play(self, key: str) -> PlaygroundSession:
-        """Play this visitor's Playground, unless `max_playing` others already play: PlaygroundsBusy then."""
+        """Play this visitor's Playground, unless `max_playing` others already play: PlaygroundsBusy then (the
+        refusal builds nothing)."""
         s = self.session(key)
         with self._lock:
             if not s.playing and self._playing_locked() >= self.max_playing:
                 s.touch()
                 s._set_notice(busy_message(self.max_playing))
                 raise PlaygroundsBusy(busy_message(self.max_playing))
-            s.play()   # under the registry's lock, so two visitors cannot both take the last place
+            s.play()   # under the manager's lock, so two visitors cannot both take the last place
         return s
 
     def drop(self, key: str) -> bool:
-        """Forget this visitor's Playground and stop its thread (its next call gets a fresh one)."""
+        """Forget this visitor's Playground (its next call gets a fresh one)."""
         with self._lock:
             s = self._sessions.pop(key, None)
         if s is not None:
@@ -384,13 +554,14 @@ class Playgrounds:
             return list(self._sessions)
 
     def close(self) -> None:
-        """Stop every session's thread and forget them (the server is closing)."""
+        """Stop every session and the workers, and forget them (the server is closing)."""
         with self._lock:
             sessions = list(self._sessions.values())
             self._sessions.clear()
             self._bound.clear()
         for s in sessions:
             s.close()
+        self.pool.close()
 
     # ------------------------------------------------------------------------------------- housekeeping
     def _playing_locked(self) -> int:
@@ -407,7 +578,8 @@ class Playgrounds:
         return out
 
     def _sweep(self) -> None:
-        """Drop sessions and page bindings idle for idle_drop_s (at most once per SWEEP_S)."""
+        """Drop sessions and page bindings idle for idle_drop_s, and the frames of sessions no page has looked at
+        for FRAME_KEEP_S (at most once per SWEEP_S)."""
         now = self._clock()
         with self._lock:
             if now - self._swept_at < min(SWEEP_S, self.idle_drop_s / 4):
@@ -415,9 +587,12 @@ class Playgrounds:
             self._swept_at = now
             idle = [k for k, s in self._sessions.items() if now - s.polled_at > self.idle_drop_s]
             gone = [self._sessions.pop(k) for k in idle]
+            unwatched = [s for s in self._sessions.values() if now - s.watched_at > FRAME_KEEP_S]
             for page in [p for p, (_, t) in self._bound.items() if now - t > self.idle_drop_s]:
                 del self._bound[page]
         for s in gone:
             s.close()
+        for s in unwatched:
+            s.forget_frame()
         if gone:
             log.info("dropped %d idle playground(s)", len(gone))

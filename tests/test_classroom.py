@@ -184,3 +184,42 @@ def test_each_api_client_is_a_visitor_of_its_own(classroom):
     assert (first["lesson"], first["step"]) == ("Spectral norm", 1)
     assert (second["lesson"], second["step"]) == ("Learning rate too high: oscillation", 0)
     assert {"lesson", "step", "playing", "fps", "message"} <= set(first)
+
+
+def test_bad_numbers_sent_to_the_playground_get_messages(classroom):
+    """The form's values reach the library as sent (no Gradio rounding or bounds): a fraction in a whole-number
+    field, text, nothing, NaN or infinity is refused with the field's page label and its limits, never a
+    traceback, and the visitor's Playground is left as it was."""
+    import httpx
+    from gradio_client import Client
+
+    _, url = classroom
+    client = Client(url, verbose=False)
+    client.predict("Spectral norm", api_name="/playground_lesson")
+    form = ["ring8", None, None, "bce", "adam", 1e-3, 1e-3, 1, 64, 2, "normal", 2, 32, 2, 32, False, 0, 10.0, None]
+    cases = {8: (2.5, "Batch size must be a whole number"), 11: ("abc", "G hidden layers must be a whole number"),
+             5: ("fast", "Lr G (live) must be a number above 0"), 16: (None, "Seed must be a whole number"),
+             9: (1.5, "Noise dimensions must be a whole number from 1 to 16"),
+             6: (-1, "Lr D (live) must be a number above 0")}
+    for index, (value, words) in cases.items():
+        sent = list(form)
+        sent[index] = value
+        with pytest.raises(Exception) as e:
+            client.predict(*sent, api_name="/playground_reset")
+        assert words in str(e.value) and "Traceback" not in str(e.value), str(e.value)
+    st = client.predict(api_name="/playground_status")
+    assert (st["lesson"], st["step"]) == ("Spectral norm", 0)          # nothing changed
+
+    def raw(body: str) -> str:
+        r = httpx.post(f"{url}gradio_api/call/playground_reset", content=f'{{"data": {body}}}'.encode(),
+                       headers={"Content-Type": "application/json"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return httpx.get(f"{url}gradio_api/call/playground_reset/{r.json()['event_id']}", timeout=60).text
+
+    for bad, words in (("NaN", "Batch size must be a whole number"), ("Infinity", "Batch size must be")):
+        text = raw('["ring8", null, null, "bce", "adam", 0.001, 0.001, 1, %s, 2, "normal", 2, 32, 2, 32, false, 0, '
+                   '10.0, null]' % bad)
+        assert "event: error" in text and words in text and "Traceback" not in text, text
+    sent = list(form)
+    sent[8] = 32
+    assert client.predict(*sent, api_name="/playground_reset")[0]["step"] == 0     # good values still work

@@ -210,23 +210,24 @@ class _Clock:
 
 def test_playgrounds_limit_self_pause_and_drop():
     """At most max_playing train at once (one more gets the message; a step by hand is allowed); an unpolled
-    playing session pauses itself after 60 s, freeing its place; 30 idle minutes drop a session and its thread.
-    No thread exists before the first Play."""
+    playing session pauses itself after 60 s, freeing its place; 30 idle minutes drop a session and its memory.
+    No thread exists before the first Play, and no networks before a session's first use."""
     import threading
 
-    from gan.playground_manager import Playgrounds, PlaygroundsBusy
+    from gan.playground_manager import PlaygroundManager, PlaygroundsBusy
 
     clock = _Clock()
-    reg = Playgrounds(max_playing=1, clock=clock)
+    reg = PlaygroundManager(max_playing=1, clock=clock)
     threads = threading.active_count()
     a, b = reg.session("a"), reg.session("b")
     assert reg.session("a") is a and len(reg) == 2 and threading.active_count() == threads
+    assert not a.built and a.status()["step"] == 0 and not a.built      # a status poll builds nothing
     try:
         reg.play("a")
         _until(lambda: a.pg.step > 0)
         with pytest.raises(PlaygroundsBusy, match="1 playground is playing on this server; press Play again"):
             reg.play("b")
-        assert not b.playing and "press Play again" in b.status()["message"]
+        assert not b.playing and "press Play again" in b.status()["message"] and not b.built  # refused: cheap
         b.single("both")                                  # by hand: always allowed
         assert b.pg.step == 1 and reg.playing() == 1
 
@@ -238,11 +239,10 @@ def test_playgrounds_limit_self_pause_and_drop():
         b.pause()
         assert b.parked
 
-        thread = a._thread
         clock.t += 31 * 60                                # half an hour: both are dropped
         fresh = reg.session("c")
         assert reg.keys() == ["c"] and fresh.pg.step == 0
-        _until(lambda: not thread.is_alive())
+        assert a._closed and a.parked and reg.pool.threads == 1
         assert reg.session("a").pg.step == 0              # a dropped visitor comes back to a fresh Playground
     finally:
         reg.close()
@@ -253,9 +253,9 @@ def test_many_visitors_press_play_at_once():
     fails, and every visitor still answers."""
     import threading
 
-    from gan.playground_manager import Playgrounds, PlaygroundsBusy
+    from gan.playground_manager import PlaygroundManager, PlaygroundsBusy
 
-    reg = Playgrounds(max_playing=3)
+    reg = PlaygroundManager(max_playing=3)
     results, start = {}, threading.Barrier(30)
 
     def visitor(i):
@@ -287,9 +287,9 @@ def test_visitor_ids_and_bound_pages():
     """A browser keeps an id the server issued; one in another form gets a new id, one of ours in form that the
     server never issued (or dropped) is simply a visitor with a fresh Playground. A page bound to an id acts on
     that visitor's Playground; an unbound session (an API client) is a visitor of its own."""
-    from gan.playground_manager import Playgrounds
+    from gan.playground_manager import PlaygroundManager
 
-    reg = Playgrounds()
+    reg = PlaygroundManager()
     new = reg.issue(None)
     assert len(new) == 32 and reg.issue(new) == new and reg.issue("0" * 32) == "0" * 32
     for bad in ("", "x" * 32, "A" * 32, 42, ["a"], "0" * 10_000):
@@ -300,3 +300,86 @@ def test_visitor_ids_and_bound_pages():
     assert not reg.is_browser(reg.visitor_for("client-1")) and reg.is_browser("v:" + new)
     assert len(reg) == 0                                  # binding creates nothing: the first call does
     reg.close()
+
+
+def test_a_few_workers_train_many_playing_visitors_by_turns():
+    """Six playing visitors on a pool of two workers: two threads, every one of them moves on, and a pause takes
+    effect at once (its step then stays where it is). The named point datasets are made once and shared."""
+    import threading
+
+    from gan.playground_manager import PlaygroundManager
+
+    reg = PlaygroundManager(max_playing=6, workers=2)
+    small = dict(dataset="ring8", **SMALL)
+    threads = threading.active_count()
+    try:
+        sessions = [reg.session(f"v{i}") for i in range(6)]
+        for i, s in enumerate(sessions):
+            s.reset(PlaygroundConfig(seed=i, **small))
+            reg.play(f"v{i}")
+        _until(lambda: all(s.pg.step >= 3 for s in sessions), timeout=60)
+        assert reg.pool.threads == 2 and threading.active_count() == threads + 2
+        first = sessions[0]
+        first.pause()
+        assert first.parked and not first.playing
+        stopped = first.pg.step
+        _until(lambda: all(s.pg.step >= 6 for s in sessions[1:]), timeout=60)
+        assert first.pg.step == stopped
+        data = {s.pg.trainer.data.data.data_ptr() for s in sessions}
+        assert len(data) == 1                              # one copy of ring8's 50,000 points for all six
+    finally:
+        reg.close()
+
+
+def test_status_figures_are_computed_once_per_step(monkeypatch):
+    """Polling a paused Playground recomputes nothing; a step (or a reset) does, once."""
+    from gan.playground_manager import PlaygroundSession
+
+    s = PlaygroundSession()
+    s.reset(PlaygroundConfig(dataset="ring8", **SMALL))
+    calls = []
+    real = s.pg._compute_figures
+    monkeypatch.setattr(s.pg, "_compute_figures", lambda: calls.append(1) or real())
+    first = s.status()
+    for _ in range(5):
+        assert s.status() == first
+    assert len(calls) == 1 and {"modes_covered", "high_quality", "reverse_kl", "lesson", "step"} <= set(first)
+    s.single("both")
+    assert s.status()["step"] == 1 and s.status()["step"] == 1 and len(calls) == 2
+    s.close()
+
+
+def test_the_playground_checks_its_numbers_with_clear_messages():
+    """The library refuses what a form or a script may send: fractions in whole-number fields (never rounded),
+    text, None, NaN and infinity, with the field's name and its limits."""
+    from gan.errors import FieldError
+    from gan.playground_manager import PlaygroundSession
+
+    bad = [("g_depth", 2.5, "whole number from 1 to 8"), ("d_width", "wide", "whole number from 2 to 512"),
+           ("z_dim", None, "whole number from 1 to 16"), ("g_width", float("nan"), "whole number"),
+           ("batch_size", 2.5, "whole number"), ("batch_size", float("inf"), "whole number"),
+           ("lr_g", "fast", "must be a number above 0"), ("lr_d", float("nan"), "above 0"),
+           ("seed", -1, "whole number"), ("n_critic", 1.5, "whole number from 1 to 100"),
+           ("spectral_norm", "yes", "on or off")]
+    for field, value, words in bad:
+        with pytest.raises(FieldError, match=words) as e:
+            Playground(PlaygroundConfig(dataset="ring8", **{**SMALL, field: value}))
+        assert e.value.field == field
+    ok = Playground(PlaygroundConfig(dataset="ring8", **{**SMALL, "g_depth": 2.0, "seed": 3.0}))
+    assert ok.config.g_depth == 2 and isinstance(ok.config.g_depth, int)
+    s = PlaygroundSession()
+    for value in (None, "x", float("nan"), 1.5):
+        with pytest.raises(FieldError):
+            s.set_hyperparameters(lr_g=1e-3, lr_d=1e-3, n_critic=value)
+    assert s.set_hyperparameters(lr_g=5e-4, lr_d=1e-3, n_critic=2) == {"lr_g": 5e-4, "n_critic": 2}
+    s.close()
+
+
+def test_the_planes_bounds_are_viz_plot_bounds():
+    """The Playground's square plane comes from gan.viz.plot_bounds (one place for a plot's bounds)."""
+    from gan.viz import plot_bounds
+
+    pg = Playground(PlaygroundConfig(dataset="spiral", **SMALL))
+    x0, x1, y0, y1 = pg.bounds
+    assert pg.bounds == plot_bounds(pg.trainer.data.data.numpy(), pad=0.1, square=True)
+    assert x1 - x0 == pytest.approx(y1 - y0)

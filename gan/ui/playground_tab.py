@@ -3,18 +3,22 @@
 Every visitor has their own Playground (gan.playground_manager, kept in ctx.playgrounds: server state, on
 purpose). A visitor is a browser: a random id issued on the first page load and kept in the browser
 (gr.BrowserState), so a reload or a second tab shows the same Playground; each page load (Gradio session) is bound
-to that id on load. An API client (gradio_client) is a visitor of its own, by its session. Training happens in the
-session's background thread (never in an event handler): buttons only flip its flags or post a single step, and a
+to that id on load. An API client (gradio_client) is a visitor of its own, by its session. Training happens on the
+manager's worker threads (never in an event handler): buttons only flip its flags or post a single step, and a
 gr.Timer asks for the latest frame, sent only when it changed. Reloading or closing the page never stops or forks
 the session; one no page polls for 60 s pauses itself.
 Named endpoints: playground_play, playground_pause, playground_step, playground_reset (the form's settings),
 playground_lesson (a lesson with its own settings), playground_use_drawing, playground_status, and (undocumented)
 playground_frame (what the page's timer asks for).
+
+Layout (the _layout_* functions) and wiring (_wire_*) are apart from the handlers (on_*): plain functions of the
+app context and the values, wired with gan.ui.app.bind. The library checks every value (gan.playground's config,
+gan.config.check_number); a handler shows what it says, naming fields by FIELD_LABELS.
 """
 from __future__ import annotations
 
-import dataclasses
-import logging
+import functools
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -22,17 +26,15 @@ import numpy as np
 from gan import lessons
 from gan.errors import GanInputError
 from gan.losses import LOSSES
-from gan.playground import LIVE_LABELS, PLAYGROUND_DATASETS, Playground, PlaygroundConfig
-from gan.playground_manager import FRAME_S, Playgrounds, PlaygroundsBusy, PlaygroundSession
-
-log = logging.getLogger(__name__)
+from gan.playground import LIVE_LABELS, POINT_CHOICES, VIEW_SIZE, PlaygroundConfig
+from gan.playground_manager import DEFAULT_LESSON, FRAME_S, PlaygroundManager, PlaygroundsBusy, PlaygroundSession
+from gan.ui.app import AppContext, bind, call_library
 
 TITLE = "Playground"
-VIEW_SIZE = 480             # each view's width: 480 px on a 1400 px page, readable on a projector
 DRAW_SIZE = 360             # the drawing canvas, in pixels
 NO_LESSON = "(free play)"
 UPLOADED, DRAWN = "uploaded CSV", "drawn by hand"
-DATA_CHOICES = [*PLAYGROUND_DATASETS, UPLOADED, DRAWN]
+DATA_CHOICES = [*POINT_CHOICES, UPLOADED, DRAWN]
 VISITOR_KEY = "ganscope-visitor"   # the browser's localStorage key of its visitor id
 CONTROLS_AT_ONCE = 8               # playground controls (of different visitors) handled at the same time
 INTRO = ("Watch a GAN learn 2-D points. **Top left**: D's opinion of the plane (pale blue: real, darker sand: fake), "
@@ -42,31 +44,200 @@ INTRO = ("Watch a GAN learn 2-D points. **Top left**: D's opinion of the plane (
          "Pick a lesson, or set your own, and press **Play**. This Playground is yours: other visitors have their own.")
 DRAW_HELP = ("**Your own data.** Paint where the points should be (the brush is ready), then press **Use my drawing**: "
              "the playground restarts on 2,000 points drawn from your strokes, with the settings below.")
+__all__ = ["VIEW_SIZE", "build", "sketch_to_points"]   # VIEW_SIZE: gan.playground's, the page's view width
+
+FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
+             "g_width", "d_depth", "d_width", "spectral_norm", "seed", "gp_lambda")
+SETTINGS = FORM_KEYS[1:]    # what Reset and Use my drawing take after the data, in the API's order
+# The form's fields in a lesson's note ("You reset with your own settings (lr G 0.001)").
+FORM_LABELS = {"dataset": "Data", "loss": "Loss", "optimizer": "Optimizer", "lr_g": "lr G", "lr_d": "lr D",
+               "n_critic": "D steps per G step", "batch_size": "batch size", "z_dim": "noise dimensions",
+               "z_dist": "noise", "g_depth": "G hidden layers", "g_width": "G width", "d_depth": "D hidden layers",
+               "d_width": "D width", "spectral_norm": "spectral norm on D", "seed": "seed",
+               "gp_lambda": "gradient penalty weight"}
+# The library's field names (TrainConfig's, PlaygroundConfig's) as the page labels them, for its messages.
+FIELD_LABELS = {**FORM_LABELS, "lr_g": "lr G (live)", "lr_d": "lr D (live)", "n_critic": "D steps per G step (live)",
+                "gp_lambda": "gradient penalty weight (wgan-gp)"}
 
 
-def _frame(pg: Playground, figures: bool) -> tuple[np.ndarray, str]:
-    """The page's one picture at VIEW_SIZE (read when drawn): D's view and G's manifold side by side, the curves
-    under them (gan.playground.compose_frame: three abreast would be ~400 px each on a 1400 px page); the status."""
-    snap = pg.snapshot(VIEW_SIZE, figures=figures, frame=True)
-    return snap["frame"], snap["status"]
+def _checked(fn):
+    """fn(), with the library's refusal shown as a message naming the field as the page labels it."""
+    return call_library(fn, FIELD_LABELS)
 
 
-def playgrounds(ctx) -> Playgrounds:
-    """The server's registry of Playgrounds (one per visitor), made on first use; no thread starts here."""
-    return ctx.shared("playgrounds", lambda: Playgrounds(max_playing=ctx.max_playgrounds, frame_fn=_frame))
+# ------------------------------------------------------------------------------------------- whose Playground
+def playgrounds(ctx: AppContext) -> PlaygroundManager:
+    """The server's Playgrounds (one per visitor), made on first use; no thread starts here."""
+    return ctx.playgrounds
 
 
-def _key(ctx, request) -> str:
+def _key(ctx: AppContext, request) -> str:
     """The caller's Playground: its browser's visitor id (bound on page load), else its own Gradio session."""
     return playgrounds(ctx).visitor_for(getattr(request, "session_hash", None))
 
 
-def session_for(ctx, request, create: bool = True) -> PlaygroundSession | None:
-    """The caller's own Playground, created on its first call."""
+def session_for(ctx: AppContext, request, create: bool = True) -> PlaygroundSession | None:
+    """The caller's own Playground, created on its first call (cheap: its networks come with its first use)."""
     return playgrounds(ctx).session(_key(ctx, request), create=create)
 
 
-# ------------------------------------------------------------------------------------------- hand drawing
+# ------------------------------------------------------------------------------------------- handlers
+def on_status(ctx: AppContext, request: gr.Request = None) -> dict:
+    """Your Playground as JSON: step, D updates, losses, modes covered, frames per second, playing, lesson, and
+    the latest message ("" when none)."""
+    return session_for(ctx, request).status()
+
+
+def on_tick(ctx: AppContext, last_id, request: gr.Request = None):
+    """The page's timer: the latest frame, only when it changed since the page's last one. A page not yet bound
+    to its browser's visitor id (its load still on the way) gets nothing, rather than a stray Playground of its
+    own; a bound page whose Playground was dropped gets a fresh one."""
+    key = _key(ctx, request)
+    s = playgrounds(ctx).session(key, create=playgrounds(ctx).is_browser(key))
+    if s is None:
+        return gr.skip(), gr.skip(), last_id
+    version, frame, text = s.view()
+    if version == last_id:
+        return gr.skip(), gr.skip(), last_id
+    return frame, text, version
+
+
+def on_load(ctx: AppContext, visitor, request: gr.Request = None):
+    """A page opens: bind it to its browser's visitor id (a new one when it has none, or one not ours in form),
+    then show that visitor's Playground (created here on a first visit)."""
+    page = getattr(request, "session_hash", None)
+    vid = playgrounds(ctx).bind(page, visitor) if page else playgrounds(ctx).issue(visitor)
+    version, frame, text = session_for(ctx, request).view()
+    return vid, frame, text, version
+
+
+def on_play(ctx: AppContext, request: gr.Request = None) -> dict:
+    """Play, unless the server's limit of Playgrounds playing is reached: then a warning, and the status says
+    it too ("8 playgrounds are playing on this server; press Play again in a moment")."""
+    try:
+        playgrounds(ctx).play(_key(ctx, request))
+    except PlaygroundsBusy as e:
+        gr.Warning(str(e))
+    return on_status(ctx, request)
+
+
+def on_pause(ctx: AppContext, request: gr.Request = None) -> dict:
+    """Pause; the status comes once training has stopped, at the step the Playground stays at."""
+    session_for(ctx, request).pause()
+    return on_status(ctx, request)
+
+
+def _step(ctx: AppContext, which: str, request) -> dict:
+    return _checked(lambda: (session_for(ctx, request).single(which), on_status(ctx, request))[1])
+
+
+def on_step(ctx: AppContext, request: gr.Request = None) -> dict:
+    """One full iteration by hand (D's steps per G step, then one G update), playing or not."""
+    return _step(ctx, "both", request)
+
+
+def on_step_d(ctx: AppContext, request: gr.Request = None) -> dict:
+    """One D update, G frozen."""
+    return _step(ctx, "d", request)
+
+
+def on_step_g(ctx: AppContext, request: gr.Request = None) -> dict:
+    """One G update, D frozen."""
+    return _step(ctx, "g", request)
+
+
+def on_lesson(ctx: AppContext, name: str = DEFAULT_LESSON, request: gr.Request = None):
+    """Apply a lesson: a fresh run with the lesson's own settings, written back into the form. Wired to the
+    dropdown's .change (a real new choice) and to Reset to lesson; never to .input, which Gradio 6 also fires
+    when the dropdown merely loses focus (open it, press Escape, click elsewhere)."""
+    hidden, shown = gr.update(visible=False), gr.update(visible=True)
+    keep_form = tuple(gr.skip() for _ in FORM_KEYS)
+    if not name or name == NO_LESSON:
+        return ("", hidden, hidden) + keep_form + (on_status(ctx, request),)
+    lesson = _checked(lambda: lessons.get(name))
+    if lesson.playground is None:
+        text = (f"**{name}**: {lesson.text}\n\nThis lesson trains on images: press **Start in the Train tab**"
+                " and watch the class-coverage monitor there.")
+        return (text, shown, hidden) + keep_form + (on_status(ctx, request),)
+    session_for(ctx, request).reset(lesson.playground, lesson=name)
+    values = _form_values(lesson.playground)
+    return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in FORM_KEYS)
+            + (on_status(ctx, request),))
+
+
+def on_image_lesson(ctx: AppContext, name):
+    """Start an image lesson as a training run (the Train tab shows it and its class-coverage monitor)."""
+    def act():
+        lesson = lessons.get(name) if name and name != NO_LESSON else None
+        if lesson is None or lesson.train is None:
+            raise GanInputError("pick one of the image lessons (on MNIST) first")
+        run = ctx.runs.start(lessons.train_config(name), name=_slug(name))
+        return f"started run **{run.id}**: open the Train tab to watch it and its class-coverage monitor"
+    return _checked(act)
+
+
+def on_reset(ctx: AppContext, dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
+             z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, lesson_name=None,
+             request: gr.Request = None):
+    """Reset with the form's settings (live changes included), as typed: the library checks them. Returns the
+    status, and the lesson's text with a note when these settings are no longer the lesson's (its text may then
+    not hold). `upload` is the CSV (a path, or Gradio's file payload), `drawing` the canvas as an image."""
+    values = dict(zip(SETTINGS, (loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist, g_depth,
+                                 g_width, d_depth, d_width, spectral_norm, seed, gp_lambda)))
+
+    def act():
+        points, ds = _own_points(dataset, upload, drawing)
+        cfg = PlaygroundConfig(dataset=ds, **values)
+        session_for(ctx, request).reset(cfg, lesson=None, points=points)   # checks every value first
+        return on_status(ctx, request), _lesson_note(lesson_name, {**_form_values(cfg), "dataset": dataset})
+    return _checked(act)
+
+
+def on_use_drawing(ctx: AppContext, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
+                   g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None,
+                   request: gr.Request = None):
+    """One press after drawing: the data becomes the drawn points and the run restarts on them."""
+    status, _ = on_reset(ctx, DRAWN, None, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
+                         z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda,
+                         request=request)
+    text = ("**Your drawing**: G learns the points you painted. Press **Play** (or draw again and press "
+            "**Use my drawing**).")
+    return status, DRAWN, text
+
+
+def on_loss_defaults(ctx: AppContext, loss):
+    """A newly picked loss's own optimizer, learning rates, D steps and penalty weight, into the form."""
+    from gan.trainer import resolve_config
+
+    cfg = _checked(lambda: resolve_config(PlaygroundConfig(loss=loss).train_config()))
+    return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic, cfg.gp_lambda
+
+
+def on_live(ctx: AppContext, lr_g, lr_d, n_critic, request: gr.Request = None):
+    """A live change of the learning rates or D's steps per G step: it holds from the next update on, and the
+    curves mark the step where it came."""
+    def act():
+        s = session_for(ctx, request)
+        changed = s.set_hyperparameters(lr_g=lr_g, lr_d=lr_d, n_critic=n_critic)
+        return (("changed " + ", ".join(f"{LIVE_LABELS[k]} to {v:g}" for k, v in changed.items())
+                 + f" at step {s.pg.step} (dashed line on the curves)") if changed else gr.skip())
+    return _checked(act)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _own_points(dataset, upload, drawing) -> tuple[np.ndarray | None, str]:
+    """(points, dataset name) for the form's Data choice: an uploaded CSV or the drawing become points."""
+    if dataset == UPLOADED:
+        path = upload.get("path") if isinstance(upload, dict) else upload
+        if not path:
+            raise GanInputError("upload a CSV of x,y points first")
+        from gan.uploads import read_points_csv
+        return read_points_csv(path), "drawn"
+    if dataset == DRAWN:
+        return sketch_to_points(drawing), "drawn"
+    return None, dataset
+
+
 def sketch_to_points(editor_value, n: int = 2000, seed: int = 0) -> np.ndarray:
     """Points from a gr.ImageEditor drawing: every painted pixel is a place where data lives (y up)."""
     if editor_value is None:
@@ -87,249 +258,13 @@ def sketch_to_points(editor_value, n: int = 2000, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, len(xs), n)
     h = a.shape[0]
-    pts = np.stack([xs[pick], h - 1 - ys[pick]], 1).astype(np.float64) + rng.uniform(-0.5, 0.5, (n, 2))
-    return pts
-
-
-
-# ------------------------------------------------------------------------------------------------ the tab
-def build(ctx, demo) -> None:
-    build_playground_tab(ctx, demo)
-
-
-def build_playground_tab(ctx, demo=None) -> None:
-    """The tab's layout and events. Every handler acts on the caller's own Playground (session_for)."""
-    first = lessons.get("Mode collapse")
-    c = _form_values(first.playground)
-
-    def status(request: gr.Request = None) -> dict:
-        """Your Playground as JSON: step, D updates, losses, modes covered, frames per second, playing, lesson,
-        and the latest message ("" when none)."""
-        return session_for(ctx, request).status()
-
-    def tick(last_id, request: gr.Request = None):
-        """The page's timer: the latest frame, only when it changed since the page's last one. A page not yet
-        bound to its browser's visitor id (its load still on the way) gets nothing, rather than a stray Playground
-        of its own; a bound page whose Playground was dropped gets a fresh one."""
-        key = _key(ctx, request)
-        s = playgrounds(ctx).session(key, create=playgrounds(ctx).is_browser(key))
-        if s is None:
-            return gr.skip(), gr.skip(), last_id
-        version, frame, text = s.view()
-        if version == last_id:
-            return gr.skip(), gr.skip(), last_id
-        return frame, text, version
-
-    def on_load(visitor, request: gr.Request = None):
-        """A page opens: bind it to its browser's visitor id (a new one when it has none, or one not ours in
-        form), then show that visitor's Playground (created here on a first visit)."""
-        page = getattr(request, "session_hash", None)
-        vid = playgrounds(ctx).bind(page, visitor) if page else playgrounds(ctx).issue(visitor)
-        version, frame, text = session_for(ctx, request).view()
-        return vid, frame, text, version
-
-    def play(request: gr.Request = None):
-        try:
-            playgrounds(ctx).play(_key(ctx, request))
-        except PlaygroundsBusy as e:
-            gr.Warning(str(e))
-        return status(request)
-
-    def pause(request: gr.Request = None):
-        session_for(ctx, request).pause()
-        return status(request)
-
-    def step(which: str, request):
-        return _call(lambda: (session_for(ctx, request).single(which), status(request))[1])
-
-    def step_both(request: gr.Request = None):
-        return step("both", request)
-
-    def step_d(request: gr.Request = None):
-        return step("d", request)
-
-    def step_g(request: gr.Request = None):
-        return step("g", request)
-
-    def pick_lesson(name: str = "Mode collapse", request: gr.Request = None):
-        """Apply a lesson: a fresh run with the lesson's own settings, written back into the form. Wired to the
-        dropdown's .change (a real new choice) and to Reset to lesson; never to .input, which Gradio 6 also fires
-        when the dropdown merely loses focus (open it, press Escape, click elsewhere)."""
-        hidden, shown = gr.update(visible=False), gr.update(visible=True)
-        if not name or name == NO_LESSON:
-            return ("", hidden, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(request),)
-        lesson = _call(lambda: lessons.get(name))
-        if lesson.playground is None:
-            text = (f"**{name}**: {lesson.text}\n\nThis lesson trains on images: press **Start in the Train tab**"
-                    " and watch the class-coverage monitor there.")
-            return (text, shown, hidden) + tuple(gr.skip() for _ in FORM_KEYS) + (status(request),)
-        session_for(ctx, request).reset(lesson.playground, lesson=name)
-        values = _form_values(lesson.playground)
-        return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in FORM_KEYS)
-                + (status(request),))
-
-    def start_image_lesson(name):
-        def act():
-            lesson = lessons.get(name) if name and name != NO_LESSON else None
-            if lesson is None or lesson.train is None:
-                raise GanInputError("pick one of the image lessons (on MNIST) first")
-            from gan.ui.train_tab import run_manager
-            run = run_manager(ctx).start(lessons.train_config(name), name=_slug(name))
-            return f"started run **{run.id}**: open the Train tab to watch it and its class-coverage monitor"
-        return _call(act)
-
-    def reset(dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
-              g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, lesson_name=None,
-              request: gr.Request = None):
-        """Reset with the form's settings (live changes included). Returns the status, and the lesson's text with
-        a note when these settings are no longer the lesson's (its text may then not hold)."""
-        def act():
-            points, ds = None, dataset
-            if dataset == UPLOADED:
-                if not upload:
-                    raise GanInputError("upload a CSV of x,y points first")
-                from gan.data import read_points_csv
-                points, ds = read_points_csv(upload), "drawn"
-            elif dataset == DRAWN:
-                points, ds = sketch_to_points(drawing), "drawn"
-            cfg = PlaygroundConfig(
-                dataset=ds, loss=loss, optimizer=optimizer, lr_g=_num(lr_g), lr_d=_num(lr_d),
-                n_critic=_int(n_critic), batch_size=_int(batch_size), z_dim=_int(z_dim), z_dist=z_dist,
-                g_depth=_int(g_depth), g_width=_int(g_width), d_depth=_int(d_depth), d_width=_int(d_width),
-                spectral_norm=bool(spectral_norm), seed=_int(seed),
-                gp_lambda=None if gp_lambda is None else _num(gp_lambda))
-            session_for(ctx, request).reset(cfg, lesson=None, points=points)
-            shown = {**_form_values(cfg), "dataset": dataset}
-            return status(request), _lesson_note(lesson_name, shown)
-        return _call(act)
-
-    def use_drawing(request: gr.Request, drawing, *settings):
-        """One press after drawing: the data becomes the drawn points and the run restarts on them. (The request
-        comes first: Gradio fills in positional parameters only, and *settings keeps the API's argument names.)"""
-        st, _ = reset(DRAWN, None, drawing, *settings, request=request)
-        text = ("**Your drawing**: G learns the points you painted. Press **Play** (or draw again and press "
-                "**Use my drawing**).")
-        return st, DRAWN, text
-
-    def loss_defaults(loss):
-        from gan.trainer import resolve_config
-        cfg = resolve_config(dataclasses.replace(PlaygroundConfig(loss=loss).train_config()))
-        return cfg.optimizer, cfg.lr_g, cfg.lr_d, cfg.n_critic, cfg.gp_lambda
-
-    def live(lr_g, lr_d, n_critic, request: gr.Request = None):
-        def act():
-            s = session_for(ctx, request)
-            changed = s.set_hyperparameters(lr_g=_num(lr_g), lr_d=_num(lr_d), n_critic=_int(n_critic))
-            return (("changed " + ", ".join(f"{LIVE_LABELS[k]} to {v:g}" for k, v in changed.items())
-                     + f" at step {s.pg.step} (dashed line on the curves)") if changed else gr.skip())
-        return _call(act)
-
-    # ------------------------------------------------------------------------------------------ layout
-    gr.Markdown(INTRO)
-    with gr.Row():
-        lesson_pick = gr.Dropdown([NO_LESSON, *lessons.LESSONS], value=first.name, label="Lesson",
-                                  elem_id="pg-lesson", scale=2)
-        with gr.Column(scale=3):
-            lesson_text = gr.Markdown(f"**{first.name}**: {first.text}", elem_id="pg-lesson-text")
-            image_btn = gr.Button("Start in the Train tab", size="sm", elem_id="pg-image-lesson", visible=False)
-    with gr.Row():
-        play_btn = gr.Button("Play", variant="primary", elem_id="pg-play")
-        pause_btn = gr.Button("Pause", elem_id="pg-pause")
-        step_d_btn = gr.Button("Step D", elem_id="pg-step-d")
-        step_g_btn = gr.Button("Step G", elem_id="pg-step-g")
-        step_btn = gr.Button("Step both", elem_id="pg-step")
-        reset_lesson_btn = gr.Button("Reset to lesson", elem_id="pg-reset-lesson")
-        reset_btn = gr.Button("Reset with my settings", variant="stop", elem_id="pg-reset")
-    status_md = gr.Markdown("", elem_id="pg-status")
-    view = gr.Image(label="D's view · G's manifold · curves", interactive=False, elem_id="pg-view",
-                    show_label=True, format="png")
-    with gr.Row():
-        lr_g = gr.Number(c["lr_g"], label="lr G (live)", minimum=1e-6, maximum=1.0, elem_id="pg-lr-g")
-        lr_d = gr.Number(c["lr_d"], label="lr D (live)", minimum=1e-6, maximum=1.0, elem_id="pg-lr-d")
-        n_critic = gr.Number(c["n_critic"], label="D steps per G step (live)", precision=0, minimum=1, maximum=100)
-        live_msg = gr.Markdown("")
-    with gr.Row(equal_height=False):
-        drawing = gr.ImageEditor(value=_blank_canvas(), label="Draw your points", type="numpy",
-                                 canvas_size=(DRAW_SIZE, DRAW_SIZE), fixed_canvas=True, height=DRAW_SIZE + 70,
-                                 width=DRAW_SIZE + 40, scale=0, min_width=DRAW_SIZE + 40,
-                                 brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
-                                 layers=False, sources=(), transforms=(), buttons=[], elem_id="pg-drawing")
-        with gr.Column():
-            gr.Markdown(DRAW_HELP)
-            use_drawing_btn = gr.Button("Use my drawing", elem_id="pg-use-drawing")
-    with gr.Accordion("Data and model (press Reset with my settings to apply)", open=False):
-        with gr.Row():
-            dataset = gr.Dropdown(DATA_CHOICES, value=c["dataset"], label="Data", elem_id="pg-data")
-            upload = gr.File(label="CSV of x,y points", file_types=[".csv"], type="filepath", height=90)
-        with gr.Row():
-            loss = gr.Dropdown(list(LOSSES), value=c["loss"], label="Loss")
-            optimizer = gr.Dropdown(["adam", "rmsprop"], value=c["optimizer"], label="Optimizer")
-            batch_size = gr.Number(c["batch_size"], label="batch size", precision=0, minimum=2, maximum=4096)
-            seed = gr.Number(c["seed"], label="seed", precision=0, minimum=0)
-            gp_lambda = gr.Number(c["gp_lambda"], label="gradient penalty weight (wgan-gp)", minimum=0,
-                                  maximum=1000, elem_id="pg-gp-lambda")
-        with gr.Row():
-            z_dim = gr.Radio([1, 2], value=c["z_dim"], label="noise dimensions")
-            z_dist = gr.Radio(["normal", "uniform"], value=c["z_dist"], label="noise")
-            spectral_norm = gr.Checkbox(value=c["spectral_norm"], label="spectral norm on D")
-        with gr.Row():
-            g_depth = gr.Slider(1, 8, value=c["g_depth"], step=1, label="G hidden layers")
-            g_width = gr.Slider(4, 512, value=c["g_width"], step=4, label="G width")
-            d_depth = gr.Slider(1, 8, value=c["d_depth"], step=1, label="D hidden layers")
-            d_width = gr.Slider(4, 512, value=c["d_width"], step=4, label="D width")
-    status_json = gr.JSON(visible=False)
-    last_frame = gr.State(-1)
-
-    # ------------------------------------------------------------------------------------------ events
-    form = {"dataset": dataset, "loss": loss, "optimizer": optimizer, "lr_g": lr_g, "lr_d": lr_d,
-            "n_critic": n_critic, "batch_size": batch_size, "z_dim": z_dim, "z_dist": z_dist, "g_depth": g_depth,
-            "g_width": g_width, "d_depth": d_depth, "d_width": d_width, "spectral_norm": spectral_norm,
-            "seed": seed, "gp_lambda": gp_lambda}
-    form_outputs = [form[k] for k in FORM_KEYS]
-    # Each visitor's controls take its session's control lock, in the order they arrive; visitors do not wait for
-    # each other (one server-wide slot once made a class queue behind each lesson reset).
-    ctl = dict(concurrency_id="playground", concurrency_limit=CONTROLS_AT_ONCE, show_progress="hidden")
-    play_btn.click(play, None, status_json, api_name="playground_play", **ctl)
-    pause_btn.click(pause, None, status_json, api_name="playground_pause", **ctl)
-    step_btn.click(step_both, None, status_json, api_name="playground_step", **ctl)
-    step_d_btn.click(step_d, None, status_json, api_visibility="private", **ctl)
-    step_g_btn.click(step_g, None, status_json, api_visibility="private", **ctl)
-    settings = [loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist, g_depth, g_width, d_depth,
-                d_width, spectral_norm, seed, gp_lambda]
-    reset_btn.click(reset, [dataset, upload, drawing, *settings, lesson_pick], [status_json, lesson_text],
-                    api_name="playground_reset", **ctl)
-    use_drawing_btn.click(use_drawing, [drawing, *settings], [status_json, dataset, lesson_text],
-                          api_name="playground_use_drawing", **ctl)
-    lesson_outputs = [lesson_text, image_btn, reset_lesson_btn, *form_outputs, status_json]
-    lesson_pick.change(pick_lesson, lesson_pick, lesson_outputs, api_name="playground_lesson", **ctl)
-    reset_lesson_btn.click(pick_lesson, lesson_pick, lesson_outputs, api_visibility="private", **ctl)
-    image_btn.click(start_image_lesson, lesson_pick, lesson_text, api_visibility="private")
-    loss.input(loss_defaults, loss, [optimizer, lr_g, lr_d, n_critic, gp_lambda], api_visibility="private")
-    gr.on([lr_g.submit, lr_d.submit, n_critic.submit, lr_g.blur, lr_d.blur, n_critic.blur], live,
-          [lr_g, lr_d, n_critic], live_msg, api_visibility="private", trigger_mode="always_last", **ctl)
-    gr.api(status, api_name="playground_status", concurrency_id="playground-status",
-           concurrency_limit=CONTROLS_AT_ONCE)
-    timer = gr.Timer(FRAME_S)
-    # Undocumented but callable, so a script can fetch frames as a page does (benchmarks/classroom.py).
-    timer.tick(tick, last_frame, [view, status_md, last_frame], show_progress="hidden",
-               api_name="playground_frame", api_visibility="undocumented", concurrency_limit=None, queue=False)
-    visitor = gr.BrowserState(None, storage_key=VISITOR_KEY)
-    if demo is not None:
-        demo.load(on_load, visitor, [visitor, view, status_md, last_frame], api_visibility="private")
-
-FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
-             "g_width", "d_depth", "d_width", "spectral_norm", "seed", "gp_lambda")
-FORM_LABELS = {"dataset": "Data", "loss": "Loss", "optimizer": "Optimizer", "lr_g": "lr G", "lr_d": "lr D",
-               "n_critic": "D steps per G step", "batch_size": "batch size", "z_dim": "noise dimensions",
-               "z_dist": "noise", "g_depth": "G hidden layers", "g_width": "G width", "d_depth": "D hidden layers",
-               "d_width": "D width", "spectral_norm": "spectral norm on D", "seed": "seed",
-               "gp_lambda": "gradient penalty weight"}
+    return np.stack([xs[pick], h - 1 - ys[pick]], 1).astype(np.float64) + rng.uniform(-0.5, 0.5, (n, 2))
 
 
 def _lesson_note(name: str | None, shown: dict):
     """The lesson's text after a reset with the form's settings: unchanged while they are the lesson's, else with
     a note naming what differs (so a changed learning rate does not leave a text that no longer holds)."""
-    lesson = lessons.LESSONS.get(name) if name else None
+    lesson = lessons.LESSONS.get(name) if isinstance(name, str) else None
     if lesson is None or lesson.playground is None:
         return gr.skip()
     own = _form_values(lesson.playground)
@@ -357,6 +292,7 @@ def _blank_canvas() -> dict:
 
 
 def _form_values(cfg: PlaygroundConfig) -> dict:
+    """A config as the form shows it: every None filled with the loss's preset."""
     from gan.trainer import resolve_config
 
     t = resolve_config(cfg.train_config())
@@ -370,22 +306,166 @@ def _slug(name: str) -> str:
     return "lesson-" + "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
 
 
-def _call(fn):
-    try:
-        return fn()
-    except GanInputError as e:
-        raise gr.Error(str(e), print_exception=False) from None
+def with_preprocessed(handler, component: gr.components.Component, position: int):
+    """handler, with its input at `position` run through the component's own preprocess. Events with a Slider
+    input skip Gradio's preprocessing (preprocess=False: the library checks the raw numbers), but the drawing
+    canvas sends only an id for the layers the browser uploaded to it, which the component alone can turn into
+    an image."""
+    @functools.wraps(handler)
+    def wrapped(*values, **kwargs):
+        values = list(values)
+        raw = values[position]
+        try:
+            values[position] = component.preprocess(component.data_model.model_validate(raw)) if raw else None
+        except (ValueError, TypeError, KeyError, OSError):   # not a drawing (a script's stray value): none
+            values[position] = None
+        return handler(*values, **kwargs)
+    return wrapped
 
 
-def _num(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise GanInputError(f"expected a number, got {v!r}") from None
+# ------------------------------------------------------------------------------------------- layout
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
+    """The tab's layout and events. Every handler acts on the caller's own Playground (session_for)."""
+    first = lessons.get(DEFAULT_LESSON)
+    c = _form_values(first.playground)
+    gr.Markdown(INTRO)
+    w = SimpleNamespace(**vars(_layout_lesson(first)), **vars(_layout_controls()), **vars(_layout_live(c)),
+                        **vars(_layout_drawing()), **vars(_layout_form(c)))
+    w.status_json = gr.JSON(visible=False)
+    w.last_frame = gr.State(-1)
+    w.visitor = gr.BrowserState(None, storage_key=VISITOR_KEY)
+    _wire_controls(ctx, w)
+    _wire_form(ctx, w)
+    _wire_frames(ctx, w, demo)
 
 
-def _int(v) -> int:
-    x = _num(v)
-    if not float(x).is_integer():
-        raise GanInputError(f"expected a whole number, got {v!r}")
-    return int(x)
+def build_playground_tab(ctx: AppContext, demo: gr.Blocks | None = None) -> None:
+    build(ctx, demo)
+
+
+def _layout_lesson(first) -> SimpleNamespace:
+    with gr.Row():
+        lesson_pick = gr.Dropdown([NO_LESSON, *lessons.LESSONS], value=first.name, label="Lesson",
+                                  elem_id="pg-lesson", scale=2)
+        with gr.Column(scale=3):
+            lesson_text = gr.Markdown(f"**{first.name}**: {first.text}", elem_id="pg-lesson-text")
+            image_btn = gr.Button("Start in the Train tab", size="sm", elem_id="pg-image-lesson", visible=False)
+    return SimpleNamespace(lesson_pick=lesson_pick, lesson_text=lesson_text, image_btn=image_btn)
+
+
+def _layout_controls() -> SimpleNamespace:
+    with gr.Row():
+        play = gr.Button("Play", variant="primary", elem_id="pg-play")
+        pause = gr.Button("Pause", elem_id="pg-pause")
+        step_d = gr.Button("Step D", elem_id="pg-step-d")
+        step_g = gr.Button("Step G", elem_id="pg-step-g")
+        step = gr.Button("Step both", elem_id="pg-step")
+        reset_lesson = gr.Button("Reset to lesson", elem_id="pg-reset-lesson")
+        reset = gr.Button("Reset with my settings", variant="stop", elem_id="pg-reset")
+    status_md = gr.Markdown("", elem_id="pg-status")
+    view = gr.Image(label="D's view · G's manifold · curves", interactive=False, elem_id="pg-view",
+                    show_label=True, format="png")
+    return SimpleNamespace(play_btn=play, pause_btn=pause, step_d_btn=step_d, step_g_btn=step_g, step_btn=step,
+                           reset_lesson_btn=reset_lesson, reset_btn=reset, status_md=status_md, view=view)
+
+
+def _layout_live(c: dict) -> SimpleNamespace:
+    """The live fields: no precision or bounds of Gradio's own (they would round or refuse without the library's
+    words); the ranges are said in info=."""
+    with gr.Row():
+        lr_g = gr.Number(c["lr_g"], label="lr G (live)", info="above 0, at most 1", elem_id="pg-lr-g")
+        lr_d = gr.Number(c["lr_d"], label="lr D (live)", info="above 0, at most 1", elem_id="pg-lr-d")
+        n_critic = gr.Number(c["n_critic"], label="D steps per G step (live)", info="a whole number, 1 to 100")
+        live_msg = gr.Markdown("")
+    return SimpleNamespace(lr_g=lr_g, lr_d=lr_d, n_critic=n_critic, live_msg=live_msg)
+
+
+def _layout_drawing() -> SimpleNamespace:
+    with gr.Row(equal_height=False):
+        drawing = gr.ImageEditor(value=_blank_canvas(), label="Draw your points", type="numpy",
+                                 canvas_size=(DRAW_SIZE, DRAW_SIZE), fixed_canvas=True, height=DRAW_SIZE + 70,
+                                 width=DRAW_SIZE + 40, scale=0, min_width=DRAW_SIZE + 40,
+                                 brush=gr.Brush(default_size=6, colors=["#000000"], color_mode="fixed"),
+                                 layers=False, sources=(), transforms=(), buttons=[], elem_id="pg-drawing")
+        with gr.Column():
+            gr.Markdown(DRAW_HELP)
+            use_drawing_btn = gr.Button("Use my drawing", elem_id="pg-use-drawing")
+    return SimpleNamespace(drawing=drawing, use_drawing_btn=use_drawing_btn)
+
+
+def _layout_form(c: dict) -> SimpleNamespace:
+    with gr.Accordion("Data and model (press Reset with my settings to apply)", open=False):
+        with gr.Row():
+            dataset = gr.Dropdown(DATA_CHOICES, value=c["dataset"], label="Data", elem_id="pg-data")
+            upload = gr.File(label="CSV of x,y points", file_types=[".csv"], type="filepath", height=90)
+        with gr.Row():
+            loss = gr.Dropdown(list(LOSSES), value=c["loss"], label="Loss")
+            optimizer = gr.Dropdown(["adam", "rmsprop"], value=c["optimizer"], label="Optimizer")
+            batch_size = gr.Number(c["batch_size"], label="batch size", info="a whole number, 2 to 4096")
+            seed = gr.Number(c["seed"], label="seed", info="a whole number, 0 or more")
+            gp_lambda = gr.Number(c["gp_lambda"], label="gradient penalty weight (wgan-gp)", info="0 to 1000",
+                                  elem_id="pg-gp-lambda")
+        with gr.Row():
+            z_dim = gr.Radio([1, 2], value=c["z_dim"], label="noise dimensions")
+            z_dist = gr.Radio(["normal", "uniform"], value=c["z_dist"], label="noise")
+            spectral_norm = gr.Checkbox(value=c["spectral_norm"], label="spectral norm on D")
+        with gr.Row():
+            g_depth = gr.Slider(1, 8, value=c["g_depth"], step=1, label="G hidden layers")
+            g_width = gr.Slider(4, 512, value=c["g_width"], step=4, label="G width")
+            d_depth = gr.Slider(1, 8, value=c["d_depth"], step=1, label="D hidden layers")
+            d_width = gr.Slider(4, 512, value=c["d_width"], step=4, label="D width")
+    return SimpleNamespace(dataset=dataset, upload=upload, loss=loss, optimizer=optimizer, batch_size=batch_size,
+                           seed=seed, gp_lambda=gp_lambda, z_dim=z_dim, z_dist=z_dist, spectral_norm=spectral_norm,
+                           g_depth=g_depth, g_width=g_width, d_depth=d_depth, d_width=d_width)
+
+
+# ------------------------------------------------------------------------------------------- wiring
+# Each visitor's controls take its session's control lock, in the order they arrive; visitors do not wait for
+# each other (one server-wide slot once made a class queue behind each lesson reset).
+CONTROLS = dict(concurrency_id="playground", concurrency_limit=CONTROLS_AT_ONCE, show_progress="hidden")
+
+
+def _wire_controls(ctx: AppContext, w: SimpleNamespace) -> None:
+    """Play, Pause, the three steps, the lesson picker and its reset."""
+    w.play_btn.click(bind(on_play, ctx), None, w.status_json, api_name="playground_play", **CONTROLS)
+    w.pause_btn.click(bind(on_pause, ctx), None, w.status_json, api_name="playground_pause", **CONTROLS)
+    w.step_btn.click(bind(on_step, ctx), None, w.status_json, api_name="playground_step", **CONTROLS)
+    w.step_d_btn.click(bind(on_step_d, ctx), None, w.status_json, api_visibility="private", **CONTROLS)
+    w.step_g_btn.click(bind(on_step_g, ctx), None, w.status_json, api_visibility="private", **CONTROLS)
+    lesson_outputs = [w.lesson_text, w.image_btn, w.reset_lesson_btn, *(getattr(w, k) for k in FORM_KEYS),
+                      w.status_json]
+    w.lesson_pick.change(bind(on_lesson, ctx), w.lesson_pick, lesson_outputs, api_name="playground_lesson",
+                         **CONTROLS)
+    w.reset_lesson_btn.click(bind(on_lesson, ctx), w.lesson_pick, lesson_outputs, api_visibility="private",
+                             **CONTROLS)
+    w.image_btn.click(bind(on_image_lesson, ctx), w.lesson_pick, w.lesson_text, api_visibility="private")
+    gr.api(bind(on_status, ctx), api_name="playground_status", concurrency_id="playground-status",
+           concurrency_limit=CONTROLS_AT_ONCE)
+
+
+def _wire_form(ctx: AppContext, w: SimpleNamespace) -> None:
+    """The two resets from the form and the live fields. Events with Slider inputs take their values raw
+    (preprocess=False): the library checks them, and the drawing is preprocessed by its own component."""
+    settings = [getattr(w, k) for k in SETTINGS]
+    reset = with_preprocessed(bind(on_reset, ctx), w.drawing, 2)
+    w.reset_btn.click(reset, [w.dataset, w.upload, w.drawing, *settings, w.lesson_pick],
+                      [w.status_json, w.lesson_text], api_name="playground_reset", preprocess=False, **CONTROLS)
+    use_drawing = with_preprocessed(bind(on_use_drawing, ctx), w.drawing, 0)
+    w.use_drawing_btn.click(use_drawing, [w.drawing, *settings], [w.status_json, w.dataset, w.lesson_text],
+                            api_name="playground_use_drawing", preprocess=False, **CONTROLS)
+    w.loss.input(bind(on_loss_defaults, ctx), w.loss, [w.optimizer, w.lr_g, w.lr_d, w.n_critic, w.gp_lambda],
+                 api_visibility="private")
+    gr.on([w.lr_g.submit, w.lr_d.submit, w.n_critic.submit, w.lr_g.blur, w.lr_d.blur, w.n_critic.blur],
+          bind(on_live, ctx), [w.lr_g, w.lr_d, w.n_critic], w.live_msg, api_visibility="private",
+          trigger_mode="always_last", **CONTROLS)
+
+
+def _wire_frames(ctx: AppContext, w: SimpleNamespace, demo: gr.Blocks | None) -> None:
+    """The page's timer asks for frames (sent only when they changed); a page load binds it to its visitor."""
+    timer = gr.Timer(FRAME_S)
+    # Undocumented but callable, so a script can fetch frames as a page does (benchmarks/classroom.py).
+    timer.tick(bind(on_tick, ctx), w.last_frame, [w.view, w.status_md, w.last_frame], show_progress="hidden",
+               api_name="playground_frame", api_visibility="undocumented", concurrency_limit=None, queue=False)
+    if demo is not None:
+        demo.load(bind(on_load, ctx), w.visitor, [w.visitor, w.view, w.status_md, w.last_frame],
+                  api_visibility="private")
