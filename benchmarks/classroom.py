@@ -173,6 +173,7 @@ def classroom(url: str, pid: int, n: int, seconds: float) -> dict:
         "frames_per_s_per_visitor": round(statistics.mean(v.frames / v.playing_s for v in visitors), 2),
         "kbytes_per_s_per_visitor": round(statistics.mean(v.bytes / v.playing_s for v in visitors) / 1024, 1),
         "final_step_min": min(v.last_step for v in visitors),
+        "final_step_median": statistics.median(v.last_step for v in visitors),
         "rss_bare_mb": round(rss_bare), "rss_start_mb": round(rss_start), "rss_end_mb": round(rss_end), "rss_growth_mb": round(rss_end - rss_start),
     }
 
@@ -301,7 +302,8 @@ def main(argv=None) -> int:
               f"{r['errors']} errors, {r['wrong_answers']} wrong-visitor answers, {r['refused_play']} Plays refused")
         print(f"status p50 {r['status_p50_ms']} ms, p95 {r['status_p95_ms']} ms ({r['status_calls']} calls)")
         print(f"frames/s per playing visitor {r['frames_per_s_per_visitor']}, "
-              f"bytes/s per visitor {r['kbytes_per_s_per_visitor']} KiB/s, lowest final step {r['final_step_min']}")
+              f"bytes/s per visitor {r['kbytes_per_s_per_visitor']} KiB/s, final step lowest {r['final_step_min']}, "
+              f"median {r['final_step_median']}")
         print(f"server RSS {r['rss_bare_mb']} MB just started, {r['rss_start_mb']} MB at start (one Playground "
               f"used, {r['visitors']} clients connected), {r['rss_end_mb']} MB at end (+{r['rss_growth_mb']} MB)")
         for e in r["error_examples"] + r["wrong_examples"]:

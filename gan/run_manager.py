@@ -212,7 +212,7 @@ class Run:
             self._stop, self.message, self.state, self._single_steps = False, "", "running", 0
             self.interrupted = False
         self._paused.clear()
-        self._refresh_live(force=True)  # viewers (the Explore tab's "live: <run>") get a model at once
+        self._refresh_live()  # viewers (the Explore tab's "live: <run>") get a model at once
         self.thread = threading.Thread(target=self._main, name=f"run-{self.id}", daemon=True)
         self.thread.start()
 
@@ -337,7 +337,7 @@ class Run:
             _log_end(s, "failed", self.message)
         finally:
             self._fail_pending_commands()
-            self._refresh_live(force=True)
+            self._refresh_live()
 
     def _while_paused(self, s: TrainingSession) -> None:
         """One round of the paused loop: checkpoint on entry, take a single step when one was asked for, else idle.
@@ -347,12 +347,12 @@ class Run:
         if self.state != "paused":
             self._take(s.checkpoint_now())
             self._set_state("paused", f"paused at step {s.step}")
-            self._refresh_live(force=True)
+            self._refresh_live()
         if self._single_steps:
             with self._lock:
                 self._single_steps -= 1
             self._advance(single=True)
-            self._refresh_live(force=True)
+            self._refresh_live()
         else:
             with self._lock:
                 self.idle_rounds += 1
@@ -419,7 +419,7 @@ class Run:
         for _, fut in self._pending_commands():
             fut.set_exception(GanInputError(f"run {self.id} is {self.state}"))
 
-    def _refresh_live(self, force: bool = False) -> None:
+    def _refresh_live(self) -> None:
         """Bring the viewers' pipeline up to date under its lock: the EMA generator's and D's weights (copies,
         so the trainer never waits on a viewer), a growing model's resolution and fade-in, and the provenance
         (step, wall time, device) the Explore tab shows; then redraw the fixed-noise grid."""

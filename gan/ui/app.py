@@ -176,18 +176,28 @@ def call_library(fn: Callable[[], T], labels: dict[str, str] | None = None) -> T
 
     try:
         return fn()
-    except FieldError as e:
-        if labels and e.field in labels:
-            raise gr.Error(e.worded(labels[e.field]), title="Check the form", print_exception=False) from None
-        raise gr.Error(str(e), title="Not possible", print_exception=False) from None
     except GanInputError as e:
-        raise gr.Error(str(e), title="Not possible", print_exception=False) from None
+        named = isinstance(e, FieldError) and bool(labels) and e.field in labels
+        raise gr.Error(said(e, labels), title="Check the form" if named else "Not possible",
+                       print_exception=False) from None
+
+
+def said(error: Exception, labels: dict[str, str] | None = None) -> str:
+    """The library's message as a page says it: a FieldError whose field is in `labels` by the page's label (not
+    by its command-line flag), anything else as the library worded it."""
+    from gan.errors import FieldError
+
+    if isinstance(error, FieldError) and labels and error.field in labels:
+        return error.worded(labels[error.field])
+    return str(error)
 
 
 def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str | os.PathLike | None = "runs",
                device: str = "auto", catalog: Catalog | None = None, tabs: list[str] | None = None,
                max_runs: int = 1, max_playgrounds: int = 8, teacher_token: str | None = None) -> gr.Blocks:
-    """The whole app as a gr.Blocks (not launched). Cheap: no torch import until the first image is asked for."""
+    """The whole app as a gr.Blocks (not launched). Building it starts no thread and makes no run manager,
+    Playground or folder (the app context makes them on first use); it does import torch, for the Train tab's
+    registries and the run manager's types."""
     catalog = catalog or Catalog(weights_dir, runs_dir, device=device)
     ctx = AppContext(catalog, device, Path(weights_dir) if weights_dir else None,
                      Path(runs_dir) if runs_dir else None, max_runs=max_runs,

@@ -15,9 +15,9 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from gan.errors import FieldError, GanInputError
+from gan.errors import GanInputError
 from gan.latent import FRAME_LIMIT, MODES
-from gan.ui.app import bind, clean_scratch
+from gan.ui.app import bind, clean_scratch, said
 
 TITLE = "Interpolate"
 STRIP_MAX = 24             # the strip shows every frame up to this many, else every k-th frame (and says so)
@@ -35,7 +35,7 @@ def on_interpolate(ctx, model: str | None = None, keyframes: str = "0, 1, 2, 3",
     try:
         return _walk(ctx, model, keyframes, mode, frames, loop, truncation, fps)
     except GanInputError as e:
-        gr.Warning(_said(e))
+        gr.Warning(said(e, LABELS))
         return _nothing(e)
 
 
@@ -141,14 +141,7 @@ def _walk(ctx, model, keyframes, mode, frames, loop, truncation, fps) -> tuple:
 
 def _nothing(error: GanInputError) -> tuple:
     """The outputs for a walk that could not be made: empty boxes and the reason."""
-    return None, None, None, None, f"⚠ {_said(error)}"
-
-
-def _said(error: GanInputError) -> str:
-    """The library's message as the page says it: a setting named by its label, not by its command-line flag."""
-    if isinstance(error, FieldError) and error.field in LABELS:
-        return error.worded(LABELS[error.field])
-    return str(error)
+    return None, None, None, None, f"⚠ {said(error, LABELS)}"
 
 
 def strip_frames(n: int) -> tuple[list[int], str]:
