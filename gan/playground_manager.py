@@ -80,15 +80,6 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _lower_priority(niceness: int = 10) -> None:
-    """Give the calling thread a lower CPU priority (Linux: a thread's own nice value), so that on a crowded
-    machine the server's event loop and handlers get the cores before the Playgrounds' training does."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError):
-        pass
-
-
 class SharedData:
     """What every visitor's Playground shares, read-only: the named point datasets (made once; each session gets
     a shallow copy, its own object over the same tensors, which nothing writes to) and the step-0 figures of a
@@ -176,7 +167,6 @@ class TurnPool:
         from gan.render import one_cpu_thread_here
 
         one_cpu_thread_here()  # small nets: one OpenMP thread is ~10x faster than two on a busy machine
-        _lower_priority()      # serving comes first: a crowd's clicks are answered before anyone trains
         me = threading.current_thread()
         while True:
             with self._cond:
