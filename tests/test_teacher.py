@@ -50,7 +50,7 @@ def visitor(browser, url):
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(url)
-    expect(page.locator("#train-rights")).to_be_visible()
+    expect(page.locator("#train-rights")).to_be_visible(timeout=30_000)   # a loaded machine renders slowly
     return page
 
 
