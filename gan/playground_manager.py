@@ -57,6 +57,7 @@ FRAME_KEEP_S = 60.0         # a session no page looked at for this long lets go 
 IDLE_DROP_S = 30 * 60.0     # a session no one called for this long is dropped
 MAX_SESSIONS = 256          # sessions kept at most (the least recently used paused ones go first)
 SWEEP_S = 5.0               # the manager looks for idle sessions at most this often
+FRAME_POLLS_PER_S = 40      # frames the whole server draws per second for its watching pages, at most (frame_every)
 _VISITOR_ID = re.compile(r"[0-9a-f]{32}")
 
 FrameFn = Callable[[Playground, bool], "tuple[np.ndarray, str]"]
@@ -80,6 +81,15 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def frame_every(watching: int) -> float:
+    """Seconds between the frames a watched, playing Playground draws, when `watching` pages watch: 10 a second
+    for up to FRAME_POLLS_PER_S / 10 pages, then slower, so that the server draws at most FRAME_POLLS_PER_S
+    frames a second in all (at least one every 2 s) and the rest of the CPU trains. A frame costs 18-29 ms, a
+    step 7.6 ms (2-D lessons, one thread): drawn every turn for 25 pages, frames left the Playgrounds a median
+    of 29 steps a minute on two cores (benchmarks/classroom.py, 2026-12-02)."""
+    return round(min(max(FRAME_S, watching / FRAME_POLLS_PER_S), 2.0), 2)
+
+
 class SharedData:
     """What every visitor's Playground shares, read-only: the named point datasets (made once; each session gets
     a shallow copy, its own object over the same tensors, which nothing writes to) and the step-0 figures of a
@@ -89,6 +99,7 @@ class SharedData:
         self._lock = threading.Lock()
         self._datasets: dict[str, Dataset] = {}
         self._fresh: dict[str, dict] = {}
+        self.frame_every = FRAME_S     # how often a watched Playground draws and a page asks (PlaygroundManager sets it)
 
     def load(self, name: str) -> Dataset:
         """A named point dataset, made on first use; a CSV is read each time (its file may change)."""
@@ -407,8 +418,9 @@ class PlaygroundSession:
         try:
             t0 = time.perf_counter()
             steps, watched, pg = 0, self.watched, self.pg
-            # at least as long training as drawing: on a crowded server a frame may take longer than FRAME_S
-            budget = max(FRAME_S - self._render_s, self._render_s, 0.01) if watched else FRAME_S
+            # at least as long training as drawing: on a crowded server a frame may take longer than frame_every
+            every = self._shared.frame_every
+            budget = max(every - self._render_s, self._render_s, 0.01) if watched else every
             while time.perf_counter() - t0 < budget and self.playing:   # a Pause ends the turn at once
                 pg.step_both(1)
                 steps += 1
@@ -567,9 +579,15 @@ class PlaygroundManager:
                 out.append(self._sessions.pop(key))
         return out
 
+    @property
+    def frame_every(self) -> float:
+        """Seconds between a watched Playground's frames now: FRAME_S for a few pages, longer for a crowd, set by
+        _sweep (see frame_every())."""
+        return self.shared.frame_every
+
     def _sweep(self) -> None:
         """Drop sessions and page bindings idle for idle_drop_s, and the frames of sessions no page has looked at
-        for FRAME_KEEP_S (at most once per SWEEP_S)."""
+        for FRAME_KEEP_S; set how often watched Playgrounds draw (at most once per SWEEP_S)."""
         now = self._clock()
         with self._lock:
             if now - self._swept_at < min(SWEEP_S, self.idle_drop_s / 4):
@@ -578,6 +596,8 @@ class PlaygroundManager:
             idle = [k for k, s in self._sessions.items() if now - s.polled_at > self.idle_drop_s]
             gone = [self._sessions.pop(k) for k in idle]
             unwatched = [s for s in self._sessions.values() if now - s.watched_at > FRAME_KEEP_S]
+            watching = sum(1 for s in self._sessions.values() if now - s.watched_at < WATCH_S)
+            self.shared.frame_every = frame_every(watching)
             for page in [p for p, (_, t) in self._bound.items() if now - t > self.idle_drop_s]:
                 del self._bound[page]
         for s in gone:

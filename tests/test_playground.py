@@ -383,3 +383,23 @@ def test_the_planes_bounds_are_viz_plot_bounds():
     x0, x1, y0, y1 = pg.bounds
     assert pg.bounds == plot_bounds(pg.trainer.data.data.numpy(), pad=0.1, square=True)
     assert x1 - x0 == pytest.approx(y1 - y0)
+
+
+
+def test_a_crowd_of_watched_playgrounds_draws_fewer_frames_each():
+    """Ten frames a second each for a few watching pages; for a class of 25 each Playground draws less often, so
+    that the server draws at most FRAME_POLLS_PER_S frames a second in all and the rest of the CPU trains."""
+    from gan.playground_manager import FRAME_POLLS_PER_S, FRAME_S, PlaygroundManager, frame_every
+
+    assert frame_every(0) == frame_every(3) == FRAME_S
+    assert 25 / frame_every(25) <= FRAME_POLLS_PER_S * 1.05 and frame_every(10_000) == 2.0
+    manager = PlaygroundManager(max_playing=2, workers=1)
+    try:
+        assert manager.frame_every == FRAME_S
+        for i in range(25):
+            manager.session(f"s:page{i}").watched_at = manager._clock()     # 25 pages watching
+        manager._swept_at = -1e9
+        manager._sweep()
+        assert manager.frame_every == frame_every(25) > FRAME_S
+    finally:
+        manager.close()
