@@ -173,8 +173,8 @@ def test_a_run_survives_a_page_reload(train_app, browser):
     page.close()
 
 
-def wait_for_step_above(page, n, timeout=60_000):
-    """Until the Train tab's status line shows a step above n."""
+def wait_for_step_above(page, n, timeout=120_000):
+    """Until the Train tab's status line shows a step above n (generous: a loaded CI machine trains slowly)."""
     page.wait_for_function(
         "n => { const m = document.querySelector('#train-status').innerText.match(/step ([\\d,]+) \\//);"
         " return m !== null && Number(m[1].replace(/,/g, '')) > n; }", arg=n, timeout=timeout)
