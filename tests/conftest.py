@@ -43,6 +43,18 @@ GOOD_MODELS = ("tiny-mnist", "tiny-mnist-cond", "tiny-grid25")
 BAD_FILES = ("broken.safetensors", "foreign.safetensors", "not-a-model.safetensors")
 
 
+def pause_every_playground(demo) -> None:
+    """After a test: pause every Playground a page left playing. A closed page stops polling, but its Playground
+    trains on for 60 s before it pauses itself, on the cores the next tests (and the other worker) need."""
+    if demo is None or not demo.ganscope.has("playgrounds"):
+        return
+    manager = demo.ganscope.playgrounds
+    for key in manager.keys():
+        session = manager.session(key, create=False)
+        if session is not None and session.playing:
+            session.pause()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

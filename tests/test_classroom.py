@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import free_port
+from tests.conftest import free_port, pause_every_playground
 from tests.test_app_browser import WATCH_ERRORS_JS
 
 SHOTS = Path(os.environ.get("GANSCOPE_SCREENSHOTS", "/tmp/ganscope-screenshots"))
@@ -34,6 +34,13 @@ def classroom(tmp_path_factory):
     yield demo, url
     demo.ganscope.playgrounds.close()
     demo.close()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_playing(request):
+    yield
+    if "classroom" in request.fixturenames:
+        pause_every_playground(request.getfixturevalue("classroom")[0])
 
 
 def _open(browser, url, init_script: str | None = None):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import free_port
+from tests.conftest import free_port, pause_every_playground
 
 SHOTS = Path(os.environ.get("GANSCOPE_SCREENSHOTS", "/tmp/ganscope-screenshots"))
 
@@ -33,6 +33,12 @@ def playground_url(tmp_path_factory):
     yield url
     demo.ganscope.playgrounds.close()
     demo.close()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_playing():
+    yield
+    pause_every_playground(_DEMO.get("demo"))
 
 
 def mine():
