@@ -16,17 +16,20 @@ machine hits all of them alike. Each figure is images / mean time of the faster 
 disturbed windows; timeit takes the best of its repeats for the same reason), warm-up excluded. Every round is
 printed on a comment line.
 
-On CPU the three ways run with one intra-op thread unless --threads says otherwise. On a shared, oversubscribed
-machine two threads make every parallel region wait for a descheduled thread: the same step then runs several times
-slower and its time swings tenfold from step to step, which buries the differences this benchmark is about. One
-thread measures the work each way does; the recipe's DataLoader workers still get the other cores, which favours the
-recipe.
+Each way runs with the threads it would use for a user: torch's own choice of intra-op threads (one per core) for
+all three, as neither the example nor `gan.train` sets any, and the recipe's two DataLoader workers besides.
+--threads pins all three to one count instead.
+
+Numerics: the recipe runs in float32, as the example does. Ours and compute run what `gan.train` runs by default
+(--amp auto, gan.devices.use_bf16): bf16 autocast on CUDA and on a CPU with native bf16 (AMX or AVX-512 BF16),
+float32 elsewhere; --amp on|off overrides it. The JSON says which each way used.
 
     python benchmarks/train_throughput.py --device cpu --json
     python benchmarks/train_throughput.py --device cuda --json --batch-size 64 256
 
-The last line of stdout is one JSON object: {"device", "configs": [{"name", "recipe_img_s", "ours_img_s",
-"compute_img_s", "speedup" (ours/recipe), "efficiency" (ours/compute)}]}.
+The last line of stdout is one JSON object: {"device", "threads", "native_bf16", "configs": [{"name", "recipe_img_s",
+"ours_img_s", "compute_img_s", "speedup" (ours/recipe), "efficiency" (ours/compute), "numerics" (per way),
+"rounds", "spread" (per way: slowest / fastest round of the faster half, 1.0 = no noise)}]}.
 """
 from __future__ import annotations
 
@@ -49,16 +52,17 @@ if str(ROOT) not in sys.path:
 
 from gan.config import ModelConfig, TrainConfig  # noqa: E402
 from gan.data import MNIST_10K  # noqa: E402
+from gan.devices import cpu_has_native_bf16  # noqa: E402
 from gan.models import build_discriminator, build_generator  # noqa: E402
 from gan.rundir import TrainingSession  # noqa: E402
 from gan.trainer import Trainer  # noqa: E402
 
-# Steps per timed round, rounds per way, warm-up steps per way; per config and device type. On this shared 2-core
-# CPU one 28x28 step at batch 64 takes 0.5-2 s and one 64x64 step 10-30 s, and how long a step takes depends mostly
-# on whether both intra-op threads get a core at that moment, so CPU rounds are single steps, interleaved
-# recipe/ours/compute, many of them. On CUDA a round is many steps (a sync per step would slow ours down).
-PLAN = {"mnist28": {"cpu": dict(steps=1, rounds=24, warmup=3), "cuda": dict(steps=200, rounds=5, warmup=50)},
-        "rgb64": {"cpu": dict(steps=1, rounds=4, warmup=1), "cuda": dict(steps=50, rounds=5, warmup=20)}}
+# Steps per timed round, rounds per way, warm-up steps per way; per config and device type. On this 2-core CPU one
+# 28x28 step at batch 64 takes 80-200 ms and one 64x64 step about a second, and the time of a step swings with what
+# else the machine does, so CPU rounds are short, interleaved recipe/ours/compute, and many. On CUDA a round is many
+# steps (a sync per step would slow ours down).
+PLAN = {"mnist28": {"cpu": dict(steps=5, rounds=16, warmup=3), "cuda": dict(steps=200, rounds=5, warmup=50)},
+        "rgb64": {"cpu": dict(steps=1, rounds=8, warmup=1), "cuda": dict(steps=50, rounds=5, warmup=20)}}
 
 
 # -------------------------------------------------------------------------------------- data on disk
@@ -197,10 +201,20 @@ def timed(way, steps: int, device: torch.device) -> float:
     return images / (time.perf_counter() - t0)
 
 
-def faster_half(rates: list[float]) -> float:
+def faster_half(rates: list[float]) -> list[float]:
+    return sorted(rates, reverse=True)[:max(1, len(rates) // 2)]
+
+
+def rate_of(rates: list[float]) -> float:
     """Images per second over the faster half of the rounds: 1 / mean(time per image) of those rounds."""
-    fast = sorted(rates, reverse=True)[:max(1, len(rates) // 2)]
+    fast = faster_half(rates)
     return len(fast) / sum(1 / r for r in fast)
+
+
+def spread(rates: list[float]) -> float:
+    """How noisy the rounds that count were: fastest / slowest of the faster half (1.0: all alike)."""
+    fast = faster_half(rates)
+    return round(fast[0] / fast[-1], 3)
 
 
 def bench_config(name: str, batch_size: int, device: torch.device, tmp: Path, args) -> dict:
@@ -237,11 +251,15 @@ def bench_config(name: str, batch_size: int, device: torch.device, tmp: Path, ar
             rates[k].append(timed(ways[k], steps, device))
         print(f"# {name} b{batch_size} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in
                                                                    rates.items()), flush=True)
-    best = {k: faster_half(v) for k, v in rates.items()}
+    best = {k: rate_of(v) for k, v in rates.items()}
     del recipe.batches  # stop the loader's workers
+    numerics = "bf16 autocast" if ours.session.trainer.amp else "float32"
     return {"name": f"{name}-dcgan-b{batch_size}", "recipe_img_s": round(best["recipe"], 1),
             "ours_img_s": round(best["ours"], 1), "compute_img_s": round(best["compute"], 1),
-            "speedup": round(best["ours"] / best["recipe"], 3), "efficiency": round(best["ours"] / best["compute"], 3)}
+            "speedup": round(best["ours"] / best["recipe"], 3), "efficiency": round(best["ours"] / best["compute"], 3),
+            "numerics": {"recipe": "float32", "ours": numerics,
+                         "compute": "bf16 autocast" if compute.trainer.amp else "float32"},
+            "rounds": rounds, "spread": {k: spread(v) for k, v in rates.items()}}
 
 
 def main(argv=None) -> int:
@@ -251,20 +269,21 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, nargs="+", default=[64])
     p.add_argument("--configs", nargs="+", default=list(PLAN), choices=list(PLAN))
     p.add_argument("--rounds", type=int, help="interleaved timed rounds per way (default: per config)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: 1 on CPU, see above; torch's "
-                                               "choice on CUDA)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads for every way (default: torch's choice, "
+                                               "as a user's run gets)")
     p.add_argument("--steps", type=int, help="steps per timed round (default: per config)")
     p.add_argument("--warmup", type=int, help="untimed steps per way before the rounds (default: per config)")
     p.add_argument("--rgb-images", type=int, default=2000, help="random 32x32 RGB images for rgb64")
-    p.add_argument("--no-amp", dest="amp", action="store_false", help="ours/compute on CUDA: no bf16 autocast")
+    p.add_argument("--amp", default="auto", choices=("auto", "on", "off"),
+                   help="ours/compute: bf16 autocast as gan.train's --amp (default: auto, gan.train's default)")
+    p.add_argument("--no-amp", dest="amp", action="store_const", const="off", help="the same as --amp off")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     p.add_argument("--compile", action="store_true", help="ours/compute: torch.compile G and D")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     device = torch.device(args.device)
-    threads = args.threads or (1 if device.type == "cpu" else None)
-    if threads:
-        torch.set_num_threads(threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             print("--device cuda: no CUDA GPU here", file=sys.stderr)
@@ -279,7 +298,9 @@ def main(argv=None) -> int:
                 configs.append(bench_config(name, bs, device, Path(tmp), args))
                 if not args.json:
                     print(configs[-1], flush=True)
-    result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "configs": configs}
+    result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+              "threads": torch.get_num_threads(), "native_bf16": cpu_has_native_bf16() if device.type == "cpu" else
+              torch.cuda.is_bf16_supported(), "configs": configs}
     if args.json:
         print(json.dumps(result))
     return 0

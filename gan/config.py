@@ -15,6 +15,7 @@ from gan.errors import FieldError, GanInputError
 
 OPTIMIZERS = ("adam", "rmsprop")
 Z_DISTS = ("normal", "uniform")      # of the noise z
+AMP_MODES = ("auto", "on", "off")     # bf16 autocast; gan.devices.use_bf16 says what auto means where
 
 
 @dataclass
@@ -185,7 +186,9 @@ class TrainConfig:
     log_every: int = setting(10, "steps between log lines (default: %(default)s)", "schedule")
     n_samples: int = setting(64, "images in the fixed-noise grid (default: %(default)s)", "schedule")
     device: str = setting("auto", "where to train (auto: CUDA, then MPS, then CPU)")
-    amp: bool = setting(True, "bf16 autocast (CUDA only; never on the CPU)", "speed")
+    amp: str = setting("auto", "bf16 autocast: auto (on CUDA, and for image models on a CPU with native bf16: "
+                               "AMX or AVX-512 BF16), on or off; --no-amp is --amp off (default: %(default)s)",
+                       "speed", choices=AMP_MODES)
     channels_last: bool = setting(True, "channels-last memory format (CUDA only)", "speed")
     compile: bool = setting(False, "torch.compile G and D", "speed")
     data_root: str | None = setting(None, "where torchvision datasets are looked for and downloaded")
@@ -197,7 +200,10 @@ class TrainConfig:
     def from_dict(cls, raw: dict) -> "TrainConfig":
         """A config from its JSON form; keys this version does not know (such as an older file's) are dropped."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        kept = {k: v for k, v in raw.items() if k in known}
+        if isinstance(kept.get("amp"), bool):  # before --amp auto|on|off: true meant "where it helps", i.e. auto
+            kept["amp"] = "auto" if kept["amp"] else "off"
+        return cls(**kept)
 
 
 # Known-good starting points for the Train tab (and anyone scripting runs). Each names the choices; numbers not

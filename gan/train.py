@@ -30,7 +30,7 @@ log = logging.getLogger("gan.train")
 
 # The option groups of --help, in order, with their titles (a field's "group" names one; None: the main list).
 GROUPS = {"schedule": "schedule", "optimisation": "optimisation (unset: the loss's preset)", "model": "model",
-          "speed": "speed (CUDA only; the CPU path stays float32)"}
+          "speed": "speed"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         add_setting(groups[f.metadata["group"]], f, hints[f.name], names)
+    groups["speed"].add_argument("--no-amp", dest="amp", action="store_const", const="off",
+                                 help="the same as --amp off (the switch before --amp took a value)")
     return p
 
 
@@ -152,8 +154,8 @@ def train(args: argparse.Namespace, cfg: TrainConfig, ctx) -> int:
         if not ctx.is_writer:
             log.setLevel(logging.WARNING)
     t = session.trainer
-    log.info("training %s / %s on %s (%d samples) on %s -> %s", t.cfg.arch, t.cfg.loss, t.data.name, len(t.data),
-             t.device, out)
+    log.info("training %s / %s on %s (%d samples) on %s in %s -> %s", t.cfg.arch, t.cfg.loss, t.data.name,
+             len(t.data), t.device, "bf16 autocast" if t.amp else "float32", out)
     if cfg.arch is None:
         log.info("no --arch given: %s, the family for %s", t.cfg.arch, picked_for(t.model_config.kind))
     if ctx is not None:

@@ -24,7 +24,7 @@ from gan.augment import diff_augment, parse_policy
 from gan.architectures import check_architecture
 from gan.config import LIMITS, OPTIMIZERS, ModelConfig, TrainConfig, check_number
 from gan.data import Dataset, is_points_dataset, load_dataset
-from gan.devices import resolve_device
+from gan.devices import check_amp, resolve_device, use_bf16
 from gan.errors import FieldError, GanInputError, TrainingDiverged
 from gan.latent import sample_z, seed_to_z
 from gan.losses import LOSSES, gradient_penalty
@@ -72,6 +72,7 @@ def _check(cfg: TrainConfig) -> None:
         setattr(cfg, name, check_number(name, getattr(cfg, name)))
     if cfg.optimizer not in OPTIMIZERS:
         raise FieldError("optimizer", f"must be {' or '.join(OPTIMIZERS)}", cfg.optimizer)
+    cfg.amp = check_amp(cfg.amp)
     cfg.augment = ",".join(parse_policy(cfg.augment))
 
 
@@ -137,7 +138,7 @@ class Trainer:
                              self.cfg.batch_size)
         self.model_config = model_config_for(self.cfg, self.data)
         cuda = self.device.type == "cuda"
-        self.amp = cuda and self.cfg.amp
+        self.amp = use_bf16(self.cfg.amp, self.device, self.model_config.kind)  # bf16 in G and D's layers
         self.channels_last = cuda and self.cfg.channels_last and self.model_config.kind == "image"
 
         torch.manual_seed(self.cfg.seed)  # weight init

@@ -136,13 +136,15 @@ def test_every_train_config_field_is_an_option_with_help():
     options = {a.dest: a for a in p._actions}
     for f in dataclasses.fields(TrainConfig):
         assert f.name in options and options[f.name].help, f.name
-    assert options["amp"].option_strings == ["--no-amp"] and options["conditional"].option_strings == [
-        "--conditional"]
+    assert options["conditional"].option_strings == ["--conditional"]
+    assert [a.option_strings for a in p._actions if a.dest == "amp"] == [["--amp"], ["--no-amp"]]
     args = p.parse_args(["--lr-g", "1e-4", "--depth", "2", "--no-amp", "--optimizer", "rmsprop"])
-    assert (args.lr_g, args.depth, args.amp, args.optimizer, args.steps, args.seed) == (1e-4, 2, False, "rmsprop",
+    assert (args.lr_g, args.depth, args.amp, args.optimizer, args.steps, args.seed) == (1e-4, 2, "off", "rmsprop",
                                                                                        None, 0)
-    with pytest.raises(SystemExit):
-        p.parse_args(["--optimizer", "sgd"])
+    assert p.parse_args([]).amp == "auto" and p.parse_args(["--amp", "on"]).amp == "on"
+    for bad in (["--optimizer", "sgd"], ["--amp", "yes"]):
+        with pytest.raises(SystemExit):
+            p.parse_args(bad)
 
 
 def test_points_model_generates_csv(tmp_path):
