@@ -171,6 +171,8 @@ class TrainConfig:
     ema: float = setting(0.999, "EMA decay of G's weights; 0 turns it off", "optimisation")
     seed: int = setting(0, "seed of the weights, the batches and the noise (default: %(default)s)")
     image_size: int | None = setting(None, "resize images to this size (28, 32 or 64 for dcgan)", "model")
+    background: str = setting("white", "colour that transparent pixels of your images (folder:, zip:) are laid "
+                                       "over: a name or #rrggbb (default: %(default)s)", "model", metavar="COLOUR")
     z_dim: int | None = setting(None, "length of the noise vector z", "model")
     g_width: int | None = setting(None, "G's width: channels of a conv net, hidden units of an mlp", "model")
     d_width: int | None = setting(None, "D's width: channels of a conv net, hidden units of an mlp", "model")

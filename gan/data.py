@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from gan.errors import GanInputError
-from gan.uploads import read_image_folder, read_image_zip, read_points_csv
+from gan.uploads import WHITE, background_rgb, read_image_folder, read_image_zip, read_points_csv
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MNIST_10K = ASSETS / "mnist_10k.npz"
@@ -163,14 +163,16 @@ def images_to_dataset(name: str, images: list, image_size: int | None) -> Datase
     return Dataset(name, "image", torch.stack(tensors).contiguous(), None, [])
 
 
-def load_folder(path: str, image_size: int | None = None, **_) -> Dataset:
-    """Every readable image under PATH (gan.uploads skips corrupt files and decompression bombs, saying so)."""
-    return images_to_dataset(f"folder:{path}", read_image_folder(path), image_size)
+def load_folder(path: str, image_size: int | None = None, background: tuple = WHITE, **_) -> Dataset:
+    """Every readable image under PATH (gan.uploads skips corrupt files and decompression bombs, saying so), as
+    gan.uploads.decode_image sees it: upright, first frame, transparency over `background` (r, g, b), 8-bit."""
+    return images_to_dataset(f"folder:{path}", read_image_folder(path, background), image_size)
 
 
-def load_zip(path: str, image_size: int | None = None, **_) -> Dataset:
-    """The images of a zip (an upload), read in memory with every safety check of gan.uploads."""
-    return images_to_dataset(f"zip:{path}", read_image_zip(path), image_size)
+def load_zip(path: str, image_size: int | None = None, background: tuple = WHITE, **_) -> Dataset:
+    """The images of a zip (an upload), read in memory with every safety check of gan.uploads (and decoded as a
+    folder's are)."""
+    return images_to_dataset(f"zip:{path}", read_image_zip(path, background), image_size)
 
 
 # -------------------------------------------------------------------------------------------- 2-D data
@@ -240,13 +242,16 @@ def is_points_dataset(name: str) -> bool:
 
 
 def load_dataset(name: str, split: str = "all", image_size: int | None = None, data_root: str | None = None,
-                 device: torch.device | str = "cpu") -> Dataset:
-    """Decode a dataset once, resize it if asked, and put it on the device."""
+                 device: torch.device | str = "cpu", background: str = "white") -> Dataset:
+    """Decode a dataset once, resize it if asked, and put it on the device. `background`: the colour a user's
+    images (folder:, zip:) have their transparent pixels laid over (TrainConfig.background); checked whatever the
+    dataset, so a mistyped colour is refused even where it would change nothing."""
+    rgb = background_rgb(background)
     prefix, _, arg = name.partition(":")
     if name in DATASETS:
         ds = DATASETS[name](split=split, data_root=data_root)
     elif arg and prefix in PREFIXED:
-        ds = PREFIXED[prefix](arg, image_size=image_size)
+        ds = PREFIXED[prefix](arg, image_size=image_size, background=rgb)
     else:
         names = list(DATASETS) + [f"{p}:PATH" for p in PREFIXED]
         raise GanInputError(f"unknown dataset {name!r}; choose one of: {', '.join(names)}")

@@ -29,6 +29,7 @@ from gan.errors import FieldError, GanInputError, TrainingDiverged
 from gan.latent import sample_z, seed_to_z
 from gan.losses import LOSSES, gradient_penalty
 from gan.models import build_discriminator, build_generator
+from gan.uploads import background_rgb
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def _check(cfg: TrainConfig) -> None:
     if cfg.optimizer not in OPTIMIZERS:
         raise FieldError("optimizer", f"must be {' or '.join(OPTIMIZERS)}", cfg.optimizer)
     cfg.amp = check_amp(cfg.amp)
+    background_rgb(cfg.background)  # refused before any data loads
     cfg.augment = ",".join(parse_policy(cfg.augment))
 
 
@@ -131,7 +133,7 @@ class Trainer:
         self.loss = LOSSES[self.cfg.loss]
         self.data = dataset if dataset is not None else load_dataset(
             self.cfg.dataset, split="all", image_size=self.cfg.image_size, data_root=self.cfg.data_root,
-            device=self.device)
+            device=self.device, background=self.cfg.background)
         self.data.to(self.device)
         if self.cfg.batch_size > len(self.data):
             raise FieldError("batch_size", f"must not be larger than the dataset ({len(self.data):,} samples)",

@@ -4,6 +4,9 @@ what these return into datasets.
 A zip is never extracted to disk: members are listed, checked (names, types, sizes, count, compression ratio) and
 read into memory one by one with zf.open(); PIL's decompression-bomb check stays on. Anything refused gets a
 message that names the member and the rule it broke.
+
+Every image file, from a folder or a zip, becomes pixels in one place, decode_image: upright (EXIF orientation),
+its first frame (GIF, APNG, WebP animations), transparency laid over a background colour, 16-bit scaled to 8-bit.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from gan.errors import GanInputError
+from gan.errors import FieldError, GanInputError
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +34,99 @@ MAX_TOTAL_BYTES = 512 * 2 ** 20          # the whole archive, uncompressed
 MAX_RATIO = 200                          # uncompressed / compressed, per member (zip bombs reach 1000+)
 
 
-def as_training_mode(im):
-    """Grayscale stays one channel; everything else (palette, CMYK, RGBA, 16-bit colour) becomes RGB."""
-    return im.convert("L") if im.mode in ("L", "1", "I", "I;16") else im.convert("RGBA").convert("RGB")
+WHITE = (255, 255, 255)                 # what transparent pixels are laid over unless a user picks a colour
+GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+SIXTEEN_BIT_MODES = {"I", "I;16", "I;16L", "I;16B", "I;16N"}   # PIL reads a 16-bit grayscale PNG or TIFF as these
 
 
-def decode_image(source):
-    """One image file (a path or a file object) decoded in full as a training-mode PIL image; PIL's
-    decompression-bomb warning is an error here. Raises whatever PIL raises for a file that is no image."""
+def background_rgb(value) -> tuple[int, int, int]:
+    """The colour transparent pixels are laid over, from what a user typed (TrainConfig.background, --background):
+    anything PIL.ImageColor.getrgb reads (a name such as white or black, #rgb, #rrggbb, rgb(...), hsl(...)), and
+    opaque. Anything else is a FieldError on `background`."""
+    from PIL import ImageColor
+
+    rule = "must be a colour: a name such as white or black, or #rrggbb"
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError("background", rule, value)
+    try:
+        rgb = ImageColor.getrgb(value.strip())
+    except ValueError:
+        raise FieldError("background", rule, value) from None
+    if len(rgb) == 4 and rgb[3] != 255:
+        raise FieldError("background", "must be an opaque colour (transparent pixels are laid over it)", value)
+    return tuple(int(v) for v in rgb[:3])
+
+
+def sixteen_to_eight_bit(im):
+    """A 16-bit grayscale image as 8-bit L, scaled by 255/65535 (v / 257, rounded): 0 is black and 65535 white,
+    whatever range the file actually uses, as an image viewer shows it (PIL's own convert("L") clips at 255, which
+    turns almost every 16-bit image white). Mode I (32-bit) is read as 16-bit: below 0 is black, above 65535
+    white."""
     from PIL import Image
+
+    values = np.clip(np.asarray(im).astype(np.int64), 0, 65535)
+    return Image.fromarray(((values + 128) // 257).astype(np.uint8))
+
+
+def _grey_and_alpha(im):
+    """A grayscale image as 8-bit L, and its alpha (L) or None when it has no transparency."""
+    from PIL import Image
+
+    if im.mode in ("LA", "La"):
+        la = im.convert("LA")
+        return la.getchannel("L"), la.getchannel("A")
+    grey = sixteen_to_eight_bit(im) if im.mode in SIXTEEN_BIT_MODES else im.convert("L")
+    key = im.info.get("transparency")
+    if not isinstance(key, int):
+        return grey, None
+    if im.mode in SIXTEEN_BIT_MODES:  # one grey value that is transparent (PNG's tRNS), compared at full depth
+        return grey, Image.fromarray(np.where(np.asarray(im) == key, 0, 255).astype(np.uint8))
+    return grey, im.convert("LA").getchannel("A") if im.mode in ("1", "L") else None
+
+
+def as_training_mode(im, background: tuple[int, int, int] = WHITE):
+    """An image as a person sees it, in the modes training takes: grayscale stays one channel (L), everything
+    else (palette, CMYK, RGBA, ...) becomes RGB. Transparent pixels (an alpha channel, a palette's transparent
+    entries, PNG's transparent colour) are laid over `background`, an (r, g, b); grayscale with transparency laid
+    over a colour that is not grey becomes RGB. 16-bit grayscale is scaled to 8-bit (sixteen_to_eight_bit).
+    gan.data then turns a folder's images into the dataset's channels (grey only if every image is L) and size."""
+    from PIL import Image
+
+    if im.mode in GREY_MODES:
+        grey, alpha = _grey_and_alpha(im)
+        if alpha is None:
+            return grey
+        if background[0] == background[1] == background[2]:
+            base = Image.new("L", im.size, background[0])
+        else:
+            base, grey = Image.new("RGB", im.size, background), grey.convert("RGB")
+        base.paste(grey, mask=alpha)
+        return base
+    if im.mode != "P" and "A" not in im.mode and "a" not in im.mode and "transparency" not in im.info:
+        return im.convert("RGB")
+    rgba = im.convert("RGBA")   # a palette's colours and its transparent entries, a colour key, premultiplied alpha
+    base = Image.new("RGB", im.size, background)
+    base.paste(rgba.convert("RGB"), mask=rgba.getchannel("A"))
+    return base
+
+
+def decode_image(source, background: tuple[int, int, int] = WHITE):
+    """One image file (a path or a file object) decoded in full as a training-mode PIL image (as_training_mode):
+    its first frame (an animated GIF, PNG or WebP), turned upright by its EXIF orientation (a phone's photo is
+    stored sideways with a tag that says so). PIL's decompression-bomb warning is an error here. Raises whatever
+    PIL raises for a file that is no image."""
+    from PIL import Image, ImageOps
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(source) as im:
-            im.load()
-            return as_training_mode(im)
+            im.load()  # Image.open stands on the first frame
+            return as_training_mode(ImageOps.exif_transpose(im), background)
 
 
-def read_image_folder(path: str | Path) -> list:
-    """Every image under a folder as PIL images (RGB or L), at most MAX_FOLDER_IMAGES; unreadable files
-    (corrupt, truncated, decompression bombs) are skipped with a warning."""
+def read_image_folder(path: str | Path, background: tuple[int, int, int] = WHITE) -> list:
+    """Every image under a folder as PIL images (RGB or L, see decode_image), at most MAX_FOLDER_IMAGES; unreadable
+    files (corrupt, truncated, decompression bombs) are skipped with a warning."""
     folder = Path(path)
     if not folder.is_dir():
         raise GanInputError(f"{str(path)!r} is not a folder")
@@ -60,7 +136,7 @@ def read_image_folder(path: str | Path) -> list:
     decoded, skipped = [], 0
     for p in files[:MAX_FOLDER_IMAGES]:
         try:
-            decoded.append(decode_image(p))
+            decoded.append(decode_image(p, background))
         except Exception as e:  # corrupt, truncated, bomb, not an image: skip it and say so
             skipped += 1
             log.warning("skipping %s: %s", p.name, e)
@@ -85,9 +161,9 @@ def check_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def read_image_zip(path: str | Path) -> list:
-    """The images of an uploaded zip as PIL images (RGB or L). Nested zips and non-image members are skipped;
-    unsafe members refuse the upload."""
+def read_image_zip(path: str | Path, background: tuple[int, int, int] = WHITE) -> list:
+    """The images of an uploaded zip as PIL images (RGB or L, see decode_image). Nested zips and non-image members
+    are skipped; unsafe members refuse the upload."""
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -119,7 +195,7 @@ def read_image_zip(path: str | Path) -> list:
                     data = f.read(MAX_MEMBER_BYTES + 1)  # the header's size can lie: never read past the cap
                 if len(data) > MAX_MEMBER_BYTES:
                     raise GanInputError(f"{info.filename!r} is larger than its header says")
-                images.append(decode_image(io.BytesIO(data)))
+                images.append(decode_image(io.BytesIO(data), background))
             except GanInputError:
                 raise
             except Exception as e:  # not an image, truncated, a bomb: skip it and say so
