@@ -196,6 +196,8 @@ class TrainConfig:
     data_root: str | None = setting(None, "where torchvision datasets are looked for and downloaded")
 
     def to_dict(self) -> dict:
+    tensorboard: bool = setting(True, "TensorBoard event files in <out>/tensorboard (tensorboard --logdir runs)",
+                                "schedule")
         return dataclasses.asdict(self)
 
     @classmethod

@@ -55,7 +55,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_the_run_folder(trained):
-    assert sorted(p.name for p in (trained / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
+    assert sorted(p.name for p in (trained / "samples").iterdir()) == ["real.png", "step_000003.png", "step_000006.png"]
     grid = Image.open(trained / "samples" / "step_000006.png")
     assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 64 fixed-noise samples, 8 x 8 with 2-pixel padding
     steps = [e["step"] for e in map(json.loads, (trained / "metrics.jsonl").read_text().splitlines())]
