@@ -16,6 +16,10 @@ from gan.errors import FieldError, GanInputError
 OPTIMIZERS = ("adam", "rmsprop")
 Z_DISTS = ("normal", "uniform")      # of the noise z
 AMP_MODES = ("auto", "on", "off")     # bf16 autocast; gan.devices.use_bf16 says what auto means where
+# How a dcgan D turns its last feature map into the score: "features" (a conv to a feature vector, LeakyReLU, a
+# linear score: GANscope's own, see gan.models.DCGANDiscriminator) or "conv" (the DCGAN paper's and the PyTorch
+# example's single bias-free conv straight to the score; models converted by gan.convert use it).
+D_HEADS = ("features", "conv")
 
 
 @dataclass
@@ -33,6 +37,7 @@ class ModelConfig:
     spectral_norm: bool = False         # on D only, as in SNGAN / BigGAN
     g_width: int = 64                   # ngf for conv nets, hidden units for MLPs
     d_width: int = 64
+    d_head: str = "features"            # a dcgan D's last layers, one of D_HEADS
     depth: int = 3                      # hidden layers of MLPs (ignored by conv nets)
     point_mean: tuple = (0.0, 0.0)      # 2-D data: G's output is scaled back to the data's own units
     point_std: tuple = (1.0, 1.0)
@@ -50,6 +55,10 @@ class ModelConfig:
         _check_int("n_classes", self.n_classes, 0, 1000)
         if self.conditional and self.n_classes < 2:
             raise GanInputError("a conditional model needs a dataset with at least 2 classes")
+        if self.d_head not in D_HEADS:
+            raise GanInputError(f"d_head must be {' or '.join(map(repr, D_HEADS))}, not {self.d_head!r}")
+        if self.d_head == "conv" and (self.arch != "dcgan" or self.conditional):
+            raise GanInputError("d_head 'conv' (one convolution to the score) is for unconditional dcgan models")
         if self.kind == "image":
             _check_int("channels", self.channels, 1, 3)
             if self.channels == 2:
@@ -187,6 +196,8 @@ class TrainConfig:
     checkpoint_every: int = setting(500, "steps between checkpoints (default: %(default)s)", "schedule")
     log_every: int = setting(10, "steps between log lines (default: %(default)s)", "schedule")
     n_samples: int = setting(64, "images in the fixed-noise grid (default: %(default)s)", "schedule")
+    tensorboard: bool = setting(True, "TensorBoard event files in <out>/tensorboard (tensorboard --logdir runs)",
+                                "schedule")
     device: str = setting("auto", "where to train (auto: CUDA, then MPS, then CPU)")
     amp: str = setting("auto", "bf16 autocast: auto (on CUDA, and for image models on a CPU with native bf16: "
                                "AMX or AVX-512 BF16), on or off; --no-amp is --amp off (default: %(default)s)",
@@ -196,8 +207,6 @@ class TrainConfig:
     data_root: str | None = setting(None, "where torchvision datasets are looked for and downloaded")
 
     def to_dict(self) -> dict:
-    tensorboard: bool = setting(True, "TensorBoard event files in <out>/tensorboard (tensorboard --logdir runs)",
-                                "schedule")
         return dataclasses.asdict(self)
 
     @classmethod

@@ -97,7 +97,11 @@ class DCGANDiscriminator(nn.Module):
     scores the map with that convolution directly; the extra nonlinear layer (the fully connected layer of the
     InfoGAN / TF-GAN MNIST discriminators) cut FD on MNIST from 27 to 20 at 3,000 steps, and pooling the map
     instead, as deep ResNet discriminators do, would leave this shallow D judging 10-pixel patches, blind to a
-    digit's overall shape. With spectral norm there is no BatchNorm (SNGAN)."""
+    digit's overall shape. With spectral norm there is no BatchNorm (SNGAN).
+
+    With d_head="conv" the head is the paper's instead: that base x base convolution goes straight to one score,
+    without a bias, so at 64x64 this is exactly the PyTorch DCGAN example's discriminator before its sigmoid (the
+    layout gan.convert maps that example's checkpoints onto)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -112,9 +116,13 @@ class DCGANDiscriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
         self.body = nn.Sequential(*layers)  # (B, ch, base, base)
-        self.features = nn.Sequential(maybe_sn(nn.Conv2d(ch, ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
-                                      nn.Flatten())  # (B, ch)
-        self.head = maybe_sn(nn.Linear(ch, 1), sn)
+        if cfg.d_head == "conv":  # the paper's: the map straight to the score (B, 1); unconditional only
+            self.features = nn.Identity()
+            self.head = nn.Sequential(maybe_sn(nn.Conv2d(ch, 1, base, 1, 0, bias=False), sn), nn.Flatten())
+        else:
+            self.features = nn.Sequential(maybe_sn(nn.Conv2d(ch, ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
+                                          nn.Flatten())  # (B, ch)
+            self.head = maybe_sn(nn.Linear(ch, 1), sn)
         self.project = ClassProjection(cfg.n_classes, ch, sn) if cfg.conditional else None
         self.apply(_dcgan_init)
 
