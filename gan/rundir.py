@@ -204,19 +204,26 @@ REAL_POINTS = 2000  # 2-D data: the real points drawn in real.png (as many as ea
 
 @torch.no_grad()
 def save_real_samples(trainer: Trainer, path: str | Path) -> None:
-    """What D is trained on, as the PyTorch DCGAN example's real_samples.png: the first n_samples training images
-    through the trainer's own batch path (gan.data.Dataset.batch, [-1, 1], no augmentation), drawn like the
-    fixed-noise grids (same layout and size); for 2-D data the first REAL_POINTS points, standardised as D sees
-    them, in the samples' scatter style. Fixed indices: the training RNG is not touched. Written atomically."""
+    """What D is trained on, as the PyTorch DCGAN example's real_samples.png: n_samples training images, evenly
+    spaced through the dataset (a dataset stored sorted by class, as the bundled MNIST is, shows every class, not
+    64 zeros), through the trainer's own batch path (gan.data.Dataset.batch, [-1, 1], no augmentation), drawn like
+    the fixed-noise grids (same layout and size); for 2-D data REAL_POINTS points spaced the same way,
+    standardised as D sees them, in the samples' scatter style. Fixed indices: the training RNG is not touched.
+    Written atomically."""
     from gan.viz import save_grid, save_scatter
 
     data = trainer.data
-    if trainer.model_config.kind == "points":
-        idx = torch.arange(min(len(data), REAL_POINTS), device=data.data.device)
+    points = trainer.model_config.kind == "points"
+    idx = spread_indices(len(data), REAL_POINTS if points else trainer.cfg.n_samples).to(data.data.device)
+    if points:
         save_scatter(path, data.batch(idx).float().cpu().numpy(), np.empty((0, 2)))
     else:
-        idx = torch.arange(min(len(data), trainer.cfg.n_samples), device=data.data.device)
         save_grid(path, data.batch(idx))
+
+
+def spread_indices(n: int, k: int) -> torch.Tensor:
+    """k indices evenly spaced over range(n) (all of them when k >= n), in order."""
+    return torch.arange(n) if k >= n else torch.linspace(0, n - 1, k).round().long()
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -239,3 +239,46 @@ def coverage_figure(history: Sequence[dict], title: str = ""):
         ax.grid(alpha=0.3)
         ax.title.set_fontsize(9)
     return fig
+
+
+# The overlay chart's runs: Okabe & Ito's colours in an order where the first four differ from each other, and each
+# from the next, in lightness as a deuteranope sees it too (yellow, faint on white, late), each paired with its own
+# line style and marker, so runs stay apart even in grey print.
+COMPARE_COLOURS = ("blue", "orange", "black", "bluish_green", "sky_blue", "vermillion", "yellow", "reddish_purple")
+COMPARE_STYLES = ("-", "--", "-.", ":")
+COMPARE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def compare_figure(lines: Sequence[dict], y_label: str, x_label: str = "step", log_y: bool = False,
+                   title: str = ""):
+    """Several runs' curves of one figure on one chart, each run its own colour, line style and marker, with a
+    legend of run ids. `lines` are gan.run_compare.run_curve dicts ({"run_id", "x", "y", "floor"}); each distinct
+    FD floor is drawn once as a grey dashed line. Without pyplot, like loss_figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9.0, 3.6), dpi=90, layout="constrained")
+    ax = fig.subplots()
+    drawn = 0
+    for i, line in enumerate(lines):
+        colour = tuple(c / 255 for c in OKABE_ITO[COMPARE_COLOURS[i % len(COMPARE_COLOURS)]])
+        sparse = len(line["x"]) <= 40
+        ax.plot(line["x"], line["y"], color=colour, linestyle=COMPARE_STYLES[i % len(COMPARE_STYLES)],
+                marker=COMPARE_MARKERS[i % len(COMPARE_MARKERS)], markersize=5 if sparse else 4,
+                markevery=None if sparse else max(1, len(line["x"]) // 12), linewidth=1.4, label=line["run_id"])
+        drawn += bool(line["x"])
+    floors = sorted({round(line["floor"], 4) for line in lines if line.get("floor")})
+    for j, floor in enumerate(floors):
+        ax.axhline(floor, color="grey", linestyle="--", linewidth=0.9,
+                   label="real images (floor)" if j == 0 else None)
+    if log_y and drawn:
+        ax.set_yscale("log")
+    ax.set(xlabel=x_label, ylabel=y_label)
+    ax.set_title(title or f"{y_label[:1].upper()}{y_label[1:]} against the {x_label}", fontsize=9)
+    ax.grid(alpha=0.3)
+    if not drawn:
+        ax.set(xticks=[], yticks=[])
+        ax.text(0.5, 0.5, "no figures of this kind yet for the ticked runs", transform=ax.transAxes,
+                ha="center", va="center", color="grey")
+    if lines:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return fig

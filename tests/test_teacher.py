@@ -145,7 +145,7 @@ def test_the_teacher_deletes_a_run_after_saying_yes(classroom, api, browser):
     catalog.refresh()
     assert f"run: {run.id}" in catalog.names()
 
-    delete = next(f for f in demo.fns.values() if f.api_name == "delete_run")
+    delete = next(f for f in demo.fns.values() if f.api_name == "delete_picked_run")
     import gradio as gr
     with pytest.raises(gr.Error, match="you cannot delete a run"):
         delete.fn(run.id, True, "")                               # a crafted request without the token

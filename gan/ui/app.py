@@ -65,6 +65,8 @@ IMAGE_ALT = {
                "(dashed) and reverse KL (dotted) against the step",
     "train-grid": "Samples from the run's fixed noise, drawn by its EMA generator at the latest step (for 2-D data: "
                   "real points as blue discs, generated points as orange squares)",
+    "train-real": "A grid of the run's real training images as its discriminator D receives them, next to the "
+                  "generated samples",
     "train-travel-grid": "Samples from the run's fixed noise at the checkpoint picked on the Step slider",
     "train-travel-one": "The followed seed's image at the checkpoint picked on the Step slider",
     "train-travel-animation": "An animation of the run's fixed-noise samples through its checkpoints",

@@ -4,6 +4,7 @@ Buttons only call the run manager (ctx.runs, gan.run_manager), which owns the tr
 snapshot with a gr.Timer, so reloading or closing it never stops a run, and any number of viewers see the same run.
 Named API endpoints: start_training, training_status, pause_training, resume_training, step_training,
 stop_training, save_training_model (each works with no arguments: the "DCGAN on MNIST" preset and the current run).
+The "Compare runs" section at the bottom (gan.ui.runs_view) adds compare_runs and delete_run.
 
 Classroom mode (python app.py --classroom): only a browser that opened the teacher link (?teacher=TOKEN, kept in the
 browser afterwards) controls the runs; everyone else watches. Every control's endpoint takes `teacher_token` as its
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from types import SimpleNamespace
 
 import gradio as gr
@@ -29,9 +29,12 @@ from gan.latent import SEED_RULE
 from gan.losses import LOSSES
 from gan.metrics import QUALITY_EVERY, QUALITY_SAMPLES
 from gan.models import ARCHITECTURES
+from gan.run_files import REAL_SAMPLES, SAMPLES_DIR
 from gan.run_manager import CONTROLS
 from gan.timeline import ANIMATION_FPS
 from gan.ui.app import AppContext, bind, call_library
+from gan.ui import runs_view
+from gan.ui.train_state import classroom, figures, publish_live
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ CSS = """
 #train-travel-grid img, #train-travel-one img, #train-travel-animation img { image-rendering: pixelated; }
 #train-rights p { font-weight: 600; color: #1d4ed8; }
 #train-dataset-note p { color: #1d4ed8; }
+#train-real { height: 514px !important; }
+#train-real img { padding-top: 32px; box-sizing: border-box; object-fit: contain; image-rendering: pixelated; }
 """
 # Classroom mode: the line above the controls, the browser's key for the kept token, and the warning for a bad link.
 STUDENT_LINE = ("Classroom mode: the teacher controls the runs; you can watch them, and your Playground and "
@@ -86,65 +91,6 @@ FORGET_LINK_JS = """(token) => {
     }
     return [];
 }"""
-
-
-# ------------------------------------------------------------------------------------------------ state
-class Classroom:
-    """Who may control the runs. Without a teacher token (no --classroom) everyone may, as a server's runs always
-    could; with one, only a caller that presents it (compared in constant time)."""
-
-    def __init__(self, token: str | None):
-        if token is not None and not token:
-            raise ValueError("the teacher token must not be empty")
-        self.token = token
-
-    @property
-    def on(self) -> bool:
-        return self.token is not None
-
-    def allows(self, given) -> bool:
-        if self.token is None:
-            return True
-        return isinstance(given, str) and secrets.compare_digest(given.encode(), self.token.encode())
-
-    def check(self, given, what: str) -> None:
-        """Refuse `what` ("stop a run") with a message that says why, unless the caller may control the runs."""
-        if self.allows(given):
-            return
-        why = ("the teacher token is wrong" if given else
-               "only the teacher controls the runs (open the teacher link printed where the server started)")
-        raise gr.Error(f"Classroom mode: you cannot {what}: {why}. You can still watch the runs.",
-                       title="Teacher only", print_exception=False)
-
-
-class Figures:
-    """The latest figure of each kind ("plot", "quality") with the key it was drawn for: drawn once per change
-    and shared by every viewer (a figure costs tens of milliseconds; every page polls every second)."""
-
-    def __init__(self):
-        self._latest: dict = {}
-
-    def get(self, kind: str, key, make):
-        latest = self._latest.get(kind)
-        if latest is None or latest[0] != key:
-            latest = self._latest[kind] = (key, make())
-        return latest[1]
-
-
-def classroom(ctx: AppContext) -> Classroom:
-    """Who may control this server's runs (ctx.teacher_token)."""
-    return ctx.shared("classroom", lambda: Classroom(ctx.teacher_token))
-
-
-def figures(ctx: AppContext) -> Figures:
-    return ctx.shared("train-figures", Figures)
-
-
-def publish_live(ctx: AppContext, run) -> None:
-    """List the run's live model in the catalog while the run is active; once it stops, finishes or fails the
-    catalog drops it (a finished run's file is listed as "run: <id>" instead)."""
-    if run is not None and run.live is not None:
-        ctx.catalog.add_live(run.live.name, run.live, alive=lambda: run.active)
 
 
 def library(fn):
@@ -314,7 +260,7 @@ def on_snapshot(ctx: AppContext, run_id, seen, teacher_token=""):
         # moves on to the newest run left, as Delete run itself does (a tick sent before it may land after it).
         pick = _after_delete(ctx) if run_id else gr.update()
         return (_status_line(None), None, None, None, "", gr.update(), pick, {},
-                *_buttons(ctx, None, teacher_token), {})
+                *_buttons(ctx, None, teacher_token), None, {})
     view = run.view()
     plot = _plot(ctx, run, view, seen)
     quality, verdict = _quality(ctx, run, view, seen)
@@ -322,7 +268,20 @@ def on_snapshot(ctx: AppContext, run_id, seen, teacher_token=""):
     travel = _travel(run, seen)
     choices = gr.update(choices=_run_choices(ctx), value=run.id) if run_id != run.id else gr.update()
     return (_status_line(view), plot, grid, quality, verdict, travel, choices, view.to_status(),
-            *_buttons(ctx, run.id, teacher_token), seen)
+            *_buttons(ctx, run.id, teacher_token), _real_samples(run, seen), seen)
+
+
+def _real_samples(run, seen):
+    """The run's grid of real training images as D sees them (written as the run starts), when this page lacks it;
+    None (an empty box) while the file does not exist."""
+    path = run.folder / SAMPLES_DIR / REAL_SAMPLES
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    if not _fresh(seen, "real", (run.id, stamp)):
+        return gr.skip()
+    return str(path) if stamp is not None else None
 
 
 def _fresh(seen: dict, kind: str, key) -> bool:
@@ -470,6 +429,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     _wire_controls(ctx, w, watch)
     _wire_travel(ctx, w, watch)
     _wire_page(ctx, demo, w, watch)
+    runs_view.build(ctx, demo, w)
 
 
 def _number(name: str, value, **kwargs) -> gr.Number:
@@ -529,12 +489,14 @@ def _layout_controls(w: SimpleNamespace, p: dict, teacher: bool) -> None:
 
 
 def _layout_watch(w: SimpleNamespace) -> None:
-    """What the run shows: the status line, the sample grid, the losses and the mode-collapse monitor."""
+    """What the run shows: the status line, the sample grid next to the real data, the losses and the
+    mode-collapse monitor."""
     w.status_md = gr.Markdown(_status_line(None), elem_id="train-status")
     with gr.Row():
         w.grid_img = gr.Image(label="Samples from fixed noise (EMA generator)", elem_id="train-grid", height=300,
                               interactive=False)
-        w.loss_plot = gr.Plot(label="Losses", elem_id="train-plot")
+        w.real_img = gr.Image(label="Real data as D sees it", elem_id="train-real", height=300, interactive=False)
+    w.loss_plot = gr.Plot(label="Losses", elem_id="train-plot")
     # The figure carries the title itself: Gradio's label would sit over its first panel's title.
     w.quality_plot = gr.Plot(label=MONITOR_TITLE, show_label=False, elem_id="train-quality")
     w.quality_note = gr.Markdown("", elem_id="train-quality-note")
@@ -567,7 +529,7 @@ def _layout_travel(w: SimpleNamespace, teacher: bool) -> None:
 # The snapshot's outputs, in on_snapshot's order; PICK is the Run list's place among them.
 WATCHED = ("status_md", "loss_plot", "grid_img", "quality_plot", "quality_note", "travel", "run_pick",
            "status_json", "start_btn", "pause_btn", "resume_btn", "step_btn", "stop_btn", "save_btn", "delete_btn",
-           "apply_btn", "fork_btn", "seen")
+           "apply_btn", "fork_btn", "real_img", "seen")
 PICK = WATCHED.index("run_pick")
 
 
@@ -610,7 +572,7 @@ def _wire_controls(ctx: AppContext, w: SimpleNamespace, watch: dict) -> None:
     w.save_btn.click(bind(on_save, ctx), [w.run_pick, token], w.action_msg,
                      api_name="save_training_model").then(**watch)
     w.delete_btn.click(bind(on_delete, ctx), [w.run_pick, w.delete_confirm, token],
-                       [w.run_pick, w.delete_confirm, w.action_msg], api_name="delete_run",
+                       [w.run_pick, w.delete_confirm, w.action_msg], api_name="delete_picked_run",
                        api_visibility="private", concurrency_id="train-control").then(**watch)
     w.timer.tick(**watch)
     w.run_pick.change(**watch)
