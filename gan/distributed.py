@@ -160,6 +160,8 @@ def setup_trainer(trainer, ctx: DistContext, shard: bool = True) -> None:
         bare = torch.compile(module) if trainer.cfg.compile else module
         fn = Dispatch(module, torch.compile(ddp) if trainer.cfg.compile else ddp, bare)
         setattr(trainer, "g_step_fn" if name == "G" else "d_step_fn", fn)
+        if name == "D":  # the gradient penalty's D: through DDP like the others, but never compiled
+            trainer.d_penalty_fn = Dispatch(module, ddp, module)
     trainer._average_buffers = not sync_bn  # no SyncBatchNorm: average the statistics after each step
     _sync_buffers(trainer, ctx)  # DDP broadcast the weights; the BatchNorm statistics follow rank 0 here too
 

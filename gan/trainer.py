@@ -154,6 +154,9 @@ class Trainer:
         self.opt_d = self._optimizer(self.D, self.cfg.lr_d)
         self.g_step_fn = torch.compile(self.G) if self.cfg.compile else self.G
         self.d_step_fn = torch.compile(self.D) if self.cfg.compile else self.D
+        # The gradient penalty backpropagates through D's gradient (a double backward), which torch.compile's
+        # aot_autograd does not support: it always runs D eagerly.
+        self.d_penalty_fn = self.D
 
         self.rng = torch.Generator(self.device).manual_seed(self.cfg.seed)
         self.augment_policy = parse_policy(self.cfg.augment)  # () = D sees the images as they are
@@ -220,7 +223,7 @@ class Trainer:
         values = {"loss_d": loss_d.detach(), "d_real": self._probability(s_real.detach().float()),
                   "d_fake": self._probability(s_fake.detach().float())}
         if self.loss.gradient_penalty:
-            gp = gradient_penalty(lambda x: self.d_step_fn(x, y_real).float(), x_real, x_fake.float(), self.rng)
+            gp = gradient_penalty(lambda x: self.d_penalty_fn(x, y_real).float(), x_real, x_fake.float(), self.rng)
             loss_d = loss_d + self.cfg.gp_lambda * gp
             values["gp"] = gp.detach()
         self.opt_d.zero_grad(set_to_none=True)

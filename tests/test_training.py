@@ -261,3 +261,13 @@ def test_config_json_records_the_resolved_settings(tmp_path):
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["train"]["n_critic"] == 5 and saved["train"]["gp_lambda"] == 10.0
     assert saved["model"]["arch"] == "dcgan"
+
+
+def test_the_gradient_penalty_runs_d_eagerly_under_compile():
+    """torch.compile's aot_autograd has no double backward: with --compile the penalty still calls the bare D
+    (tests/test_cuda.py trains it compiled on a GPU; compiling here would cost half a minute)."""
+    from gan.config import TrainConfig
+    from gan.trainer import Trainer
+
+    t = Trainer(TrainConfig(dataset="grid25", loss="wgan-gp", compile=True, device="cpu"))
+    assert t.d_penalty_fn is t.D and t.d_step_fn is not t.D
