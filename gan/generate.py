@@ -3,6 +3,7 @@
     python -m gan.generate weights/mnist-dcgan.safetensors --seeds 0-63 --out grid.png
     python -m gan.generate weights/mnist-dcgan.safetensors --interpolate 3,7,12 --frames 24 --mode slerp --out walk.gif
     python -m gan.generate weights/mnist-cond.safetensors --seeds 0-9 --class 7 --truncation 0.7 --out sevens.png
+    python -m gan.generate weights/mnist-dcgan.safetensors --z z.json --out closest.png   # a z file of gan.project
 
 The output's suffix picks the format: .png/.jpg a grid (or, for a 2-D model, a scatter plot), .csv the 2-D
 points, .gif/.mp4 an animation (with --interpolate).
@@ -17,17 +18,20 @@ import numpy as np
 
 from gan.cli import run_main
 from gan.errors import GanInputError
-from gan.latent import FRAME_LIMIT, INTERPOLATIONS, parse_seeds
+from gan.latent import FRAME_LIMIT, INTERPOLATIONS, parse_seeds, read_z_file, truncate
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ANIMATION_SUFFIXES = (".gif", ".mp4")
+DEFAULT_SEEDS = "0-63"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m gan.generate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a .safetensors model file")
-    p.add_argument("--seeds", default="0-63", help="e.g. 0-63 or 1,5,9 (default: %(default)s)")
+    p.add_argument("--seeds", help=f"e.g. 0-63 or 1,5,9 (default: {DEFAULT_SEEDS})")
+    p.add_argument("--z", metavar="FILE", help="draw the latent of a z file ({\"z\": [...], \"class\": ...}, as "
+                   "python -m gan.project writes it) instead of seeds")
     p.add_argument("--interpolate", metavar="SEEDS", help="keyframe seeds for a latent walk, e.g. 3,7,12")
     p.add_argument("--frames", type=int, default=24,
                    help=f"frames of the walk, 2 to {FRAME_LIMIT} (default: %(default)s)")
@@ -50,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
     suffix = out.suffix.lower()
+    if args.z is not None and (args.seeds is not None or args.interpolate):
+        raise GanInputError("--z draws the latent of a z file: leave out --seeds and --interpolate")
     pipe = load_generator(args.model, device=args.device)
     if args.interpolate:
         if suffix not in ANIMATION_SUFFIXES:
@@ -62,10 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {len(frames)} frames to {out}")
         return 0
 
-    seeds = parse_seeds(args.seeds)
-    labels = args.label if args.label is not None else None
+    if args.z is not None:
+        z, labels = _z_file_latent(pipe, args.z, args.label, args.truncation)
+    else:
+        z, labels = pipe.latents(parse_seeds(args.seeds or DEFAULT_SEEDS), args.truncation), args.label
     if pipe.is_points:
-        points = pipe(seeds=seeds, labels=labels, truncation=args.truncation)
+        points = pipe(z=z, labels=labels)
         if suffix == ".csv":
             from gan.checkpoint import write_with
             write_with(out, lambda tmp: np.savetxt(tmp, points, delimiter=",", header="x,y", comments=""))
@@ -78,10 +86,24 @@ def main(argv: list[str] | None = None) -> int:
     if suffix not in IMAGE_SUFFIXES:
         raise GanInputError(f"a grid is written as .png or .jpg, not {suffix or 'no suffix'!r} "
                             "(use --interpolate for .gif/.mp4)")
-    images = pipe.decode(pipe.latents(seeds, args.truncation), labels)
+    images = pipe.decode(z, labels)
     viz.save_grid(out, images, args.nrow)
-    print(f"wrote {len(seeds)} images to {out}")
+    print(f"wrote {len(z)} image{'' if len(z) == 1 else 's'} to {out}")
     return 0
+
+
+def _z_file_latent(pipe, path: str, label: int | None, truncation: float):
+    """(z, class) of a z file for this model. --class may name the class a file leaves open (or repeat the
+    file's); a conditional model needs one from either."""
+    z, file_label = read_z_file(path, pipe.config)
+    if file_label is not None and label is not None and label != file_label:
+        raise GanInputError(f"the z file is for class {file_label} but --class says {label}: give one")
+    label = file_label if file_label is not None else label
+    if pipe.config.conditional and label is None:
+        raise GanInputError("this model is conditional and the z file names no class: add --class C")
+    if label is not None and not pipe.config.conditional:
+        raise GanInputError("--class is only for a conditional model; this model is unconditional")
+    return (z if truncation == 1.0 else truncate(z, truncation)), label
 
 
 if __name__ == "__main__":

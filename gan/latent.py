@@ -172,3 +172,129 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise GanInputError("no seeds given")
     return [check_seed(s) for s in seeds]
+
+
+# ------------------------------------------------------------------------------- latents that are not seeds
+Z_FILE_MAX_BYTES = 1024 * 1024   # a z file holds at most 1,024 numbers (ModelConfig's z_dim limit) and a class
+
+
+def _check_z_values(values, z_dim: int, what: str) -> torch.Tensor:
+    """A flat sequence of z_dim finite numbers as a (1, z_dim) float32 tensor (finite in float32 too)."""
+    import torch
+
+    if not isinstance(values, (list, tuple)) or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                                                     for v in values):
+        raise GanInputError(f"{what}: z must be a list of {z_dim} numbers")
+    if len(values) != z_dim:
+        raise GanInputError(f"{what} holds {len(values)} numbers, but this model's z has {z_dim}")
+    z = torch.tensor([float(v) for v in values], dtype=torch.float32).view(1, z_dim)
+    if not torch.isfinite(z).all():
+        raise GanInputError(f"{what}: z holds a value that is not a finite number (NaN, infinity or too large)")
+    return z
+
+
+def read_z_file(path, config) -> tuple[torch.Tensor, int | None]:
+    """(z (1, z_dim) float32, class or None) from a z file as `python -m gan.project` writes it (a JSON object
+    {"z": [...], "class": null or int, ...}; other keys are ignored), checked against the model's config: z's
+    length, finite numbers, a class in range for a conditional model and none for an unconditional one. The UI
+    reads bookmarks of projected latents with it."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise GanInputError(f"no such z file: {str(path)!r}")
+    if p.stat().st_size > Z_FILE_MAX_BYTES:
+        raise GanInputError(f"{p.name} is larger than {Z_FILE_MAX_BYTES // 1024} KB: not a z file")
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise GanInputError(f"{p.name} is not valid JSON: a z file is {{\"z\": [...], \"class\": ...}}") from None
+    if not isinstance(raw, dict) or "z" not in raw:
+        raise GanInputError(f"{p.name} is not a z file: expected a JSON object with a \"z\" list")
+    z = _check_z_values(raw["z"], config.z_dim, p.name)
+    label = raw.get("class")
+    if label is not None:
+        if not config.conditional:
+            raise GanInputError(f"{p.name} names class {label!r}, but this model is unconditional")
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < config.n_classes:
+            raise GanInputError(f"{p.name}: class must be a whole number from 0 to {config.n_classes - 1}, "
+                                f"got {label!r}")
+    return z, label
+
+
+def encode_z(z) -> str:
+    """A latent that is not a seed as a short text to share: its numbers as little-endian float16, base64url
+    without padding (267 characters for z 100). float16 keeps about 3 significant digits, which draws the same
+    image to within a grey level."""
+    import base64
+
+    import numpy as np
+    import torch
+
+    flat = torch.as_tensor(z).detach().to("cpu", torch.float32).reshape(-1).numpy()
+    if flat.size == 0 or not np.isfinite(flat).all():
+        raise GanInputError("only a latent of finite numbers can be shared")
+    with np.errstate(over="ignore"):
+        half = flat.astype("<f2")
+    if not np.isfinite(half).all():
+        raise GanInputError("the latent has a component beyond ±65,504, too large for a share code")
+    return base64.urlsafe_b64encode(half.tobytes()).decode("ascii").rstrip("=")
+
+
+def decode_z(text, z_dim: int) -> torch.Tensor:
+    """The (1, z_dim) float32 latent of a share code made by encode_z; a GanInputError for a code that is not
+    base64url, holds another number of values than z_dim, or a NaN or infinity."""
+    import base64
+    import binascii
+    import re
+
+    import numpy as np
+    import torch
+
+    if not isinstance(text, str) or not text.strip():
+        raise GanInputError("a latent code is a text of letters, digits, - and _")
+    code = text.strip()
+    if len(code) > 8 * 1024 or not re.fullmatch(r"[A-Za-z0-9_-]+", code):
+        raise GanInputError("a latent code is a text of letters, digits, - and _ (base64url)")
+    try:
+        raw = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
+    except (binascii.Error, ValueError):
+        raise GanInputError("the latent code is not valid base64url") from None
+    if len(raw) % 2:
+        raise GanInputError("the latent code is cut short (an odd number of bytes)")
+    values = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+    if values.size != z_dim:
+        raise GanInputError(f"the latent code holds {values.size} numbers, but this model's z has {z_dim}")
+    if not np.isfinite(values).all():
+        raise GanInputError("the latent code holds a value that is not a finite number")
+    return torch.from_numpy(values.copy()).view(1, z_dim)
+
+
+# ------------------------------------------------------------------------------------------ latent arithmetic
+def latent_arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """A − B + C on latents, each term one or more latents (n, z_dim) averaged first (Radford et al. 2016, §6.3:
+    "smiling woman" − "neutral woman" + "neutral man" gave "smiling man" once each concept was the mean of three
+    exemplars' z; one exemplar's z was too unstable). Computed as (mean(A) − mean(B)) + mean(C), so A − A + C is
+    exactly C. Returns (1, z_dim) float32 on the CPU."""
+    import torch
+
+    means = []
+    for name, t in (("A", a), ("B", b), ("C", c)):
+        if not isinstance(t, torch.Tensor):
+            raise GanInputError(f"term {name} must be a tensor of latents (n, z_dim), got {type(t).__name__}")
+        if t.dim() == 1:
+            t = t.unsqueeze(0)
+        if t.dim() != 2:
+            raise GanInputError(f"term {name} must be latents of shape (n, z_dim), got shape {tuple(t.shape)}")
+        if t.shape[0] == 0 or t.shape[1] == 0:
+            raise GanInputError(f"term {name} is empty: it needs at least one latent")
+        t = t.detach().to("cpu", torch.float32)
+        if not torch.isfinite(t).all():
+            raise GanInputError(f"term {name} holds a value that is not a finite number")
+        means.append(t.mean(0, keepdim=True))
+    dims = [m.shape[1] for m in means]
+    if len(set(dims)) > 1:
+        raise GanInputError(f"the terms' latents differ in length (A {dims[0]}, B {dims[1]}, C {dims[2]}): "
+                            "they must come from one model")
+    return (means[0] - means[1]) + means[2]
