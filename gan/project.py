@@ -48,7 +48,7 @@ import torch.nn.functional as F
 
 from gan.cli import run_main
 from gan.errors import FieldError, GanInputError
-from gan.latent import check_seed, read_z_file, sample_z  # noqa: F401  (read_z_file: re-exported for callers)
+from gan.latent import check_seed, sample_z
 
 STEPS_DEFAULT = 100
 STEPS_LIMIT = 5000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +79,32 @@ def check_label(pipe, label) -> int | None:
     return int(value)
 
 
-def latent_for(pipe, seed, truncation=1.0, basis=None, amounts=(), raw: dict | None = None) -> torch.Tensor:
-    """(1, z_dim): the seed's z, with raw components overridden, truncated (ψ·z), then moved along the
-    discovered directions by `amounts`."""
-    z = seed_to_z([check_seed(seed)], pipe.config.z_dim, pipe.config.z_dist)
+def check_z(pipe, z, what: str = "z") -> torch.Tensor:
+    """A latent that is not a seed (a projection's, arithmetic's, a bookmark's), as a (1, z_dim) float32 CPU copy:
+    z_dim finite numbers, from a list, an array or a tensor of any shape that holds that many."""
+    n = pipe.config.z_dim
+    if isinstance(z, torch.Tensor):
+        t = z.detach().to("cpu", torch.float32).reshape(-1)
+    elif isinstance(z, np.ndarray) and z.dtype.kind in "fiu":
+        t = torch.from_numpy(np.asarray(z, np.float32).reshape(-1).copy())
+    elif isinstance(z, (list, tuple)) and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in z):
+        t = torch.tensor([float(v) for v in z], dtype=torch.float32)
+    else:
+        raise GanInputError(f"{what} must be a list of {n} numbers")
+    if t.numel() != n:
+        model = getattr(pipe, "name", "") or "this model"
+        raise GanInputError(f"{what} holds {t.numel()} numbers, but {model}'s z has {n}")
+    if not torch.isfinite(t).all():
+        raise GanInputError(f"{what} holds a value that is not a finite number (NaN, infinity or too large)")
+    return t.clone().view(1, n)
+
+
+def latent_for(pipe, seed, truncation=1.0, basis=None, amounts=(), raw: dict | None = None,
+               z=None) -> torch.Tensor:
+    """(1, z_dim): the seed's z (or the latent `z` instead, when given: see check_z), with raw components
+    overridden, truncated (ψ·z), then moved along the discovered directions by `amounts`."""
+    z = check_z(pipe, z) if z is not None else seed_to_z([check_seed(seed)], pipe.config.z_dim,
+                                                            pipe.config.z_dist)
     for i, v in (raw or {}).items():
         if 0 <= int(i) < z.shape[1]:
             z[0, int(i)] = check_amount(v, f"z[{int(i)}]")
@@ -364,15 +387,28 @@ def score_text(score: float | None, loss: str | None, reference: ScoreReference 
 
 
 # -------------------------------------------------------------------------------------------------- bookmarks
-def make_bookmark(model: str, seed, truncation, label, amounts, raw: dict | None = None) -> dict:
-    return {"ganscope_bookmark": 1, "model": model, "seed": check_seed(seed),
+BOOKMARK_MAX_Z = 1024              # ModelConfig's largest z_dim
+
+
+def make_bookmark(model: str, seed, truncation, label, amounts, raw: dict | None = None, z=None) -> dict:
+    """A view as a bookmark (JSON-ready). `z`: the view's latent when it is not a seed's, kept whole (float32
+    numbers written exactly), with `seed` the page's last seed."""
+    mark = {"ganscope_bookmark": 1, "model": model, "seed": check_seed(seed),
             "truncation": check_truncation(truncation), "class": label,
             "directions": [round(float(a or 0.0), 4) for a in (amounts or ())],
             "raw": {str(k): round(float(v), 4) for k, v in (raw or {}).items()}}
+    if z is not None:
+        flat = torch.as_tensor(z, dtype=torch.float32).reshape(-1)
+        if not torch.isfinite(flat).all():
+            raise GanInputError("only a latent of finite numbers can be bookmarked")
+        mark["z"] = [float(v) for v in flat.tolist()]
+    return mark
 
 
 def parse_bookmark(text: str | bytes) -> dict:
-    """A bookmark JSON (as written by make_bookmark) checked field by field; GanInputError if it is not one."""
+    """A bookmark JSON (as written by make_bookmark, or a z file from python -m gan.project: {"z": [...],
+    "class": ...}) checked field by field; GanInputError if it is not one. "z" is None for a seed's view, else a
+    list of finite numbers (its length is checked against the model by whoever draws it: check_z)."""
     if isinstance(text, bytes):
         if len(text) > BOOKMARK_MAX_BYTES:
             raise GanInputError("a bookmark is a small JSON file; this one is too large")
@@ -383,22 +419,84 @@ def parse_bookmark(text: str | bytes) -> dict:
         raw = json.loads(text)
     except ValueError:
         raise GanInputError("the bookmark is not valid JSON") from None
-    if not isinstance(raw, dict) or "seed" not in raw:
-        raise GanInputError("the bookmark has no seed: is it a GANscope bookmark?")
+    if not isinstance(raw, dict) or ("seed" not in raw and "z" not in raw):
+        raise GanInputError("the bookmark has no seed (and no z): is it a GANscope bookmark?")
     dirs = raw.get("directions") or []
     if not isinstance(dirs, list) or len(dirs) > 64:
         raise GanInputError("the bookmark's directions must be a list of numbers")
     rawz = raw.get("raw") or {}
     if not isinstance(rawz, dict) or len(rawz) > 1024:
         raise GanInputError("the bookmark's raw components must be an object of index: value")
+    z = raw.get("z")
+    if z is not None and (not isinstance(z, list) or not 0 < len(z) <= BOOKMARK_MAX_Z or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) for v in z)):
+        raise GanInputError(f"the bookmark's z must be a list of at most {BOOKMARK_MAX_Z} numbers")
     try:
-        out = {"model": str(raw.get("model") or ""), "seed": check_seed(raw["seed"]),
+        out = {"model": str(raw.get("model") or ""), "seed": check_seed(raw.get("seed", 0)),
                "truncation": check_truncation(raw.get("truncation", 1.0)), "class": raw.get("class"),
-               "directions": [float(d) for d in dirs], "raw": {int(k): float(v) for k, v in rawz.items()}}
+               "directions": [float(d) for d in dirs], "raw": {int(k): float(v) for k, v in rawz.items()},
+               "z": None if z is None else [float(v) for v in z]}
     except (TypeError, ValueError) as e:
         raise GanInputError(f"the bookmark has a bad value ({e})") from None
-    if not all(math.isfinite(v) for v in [*out["directions"], *out["raw"].values()]):
+    if not all(math.isfinite(v) for v in [*out["directions"], *out["raw"].values(), *(out["z"] or [])]):
         raise GanInputError("the bookmark holds a value that is not a finite number")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ share links
+def _short(x: float) -> str:
+    """A number as a link writes it: at most 6 significant digits, no trailing zeros, 0 for -0."""
+    return f"{float(x) + 0.0:g}"
+
+
+def share_query(model: str, seed, truncation, label, amounts=(), raw: dict | None = None, z=None) -> str:
+    """The query string of a link to a view: model=&seed=&psi=[&class=][&d=1.5,0,-2][&r=3:0.25] for a seed's view
+    (d: the directions to the last non-zero one, 2 decimals; r: the raw overrides as index:value), or
+    model=&z=&psi=[&class=][&d=] for a latent that is not a seed, z as gan.latent.encode_z's short code with the
+    raw overrides already in it. Every link names its model."""
+    from urllib.parse import quote
+
+    from gan.latent import encode_z
+
+    parts = [("model", model or "")]
+    if z is not None:
+        flat = torch.as_tensor(z, dtype=torch.float32).reshape(-1).clone()
+        for i, v in (raw or {}).items():
+            if 0 <= int(i) < flat.numel():
+                flat[int(i)] = check_amount(v, f"z[{int(i)}]")
+        parts.append(("z", encode_z(flat)))
+    else:
+        parts.append(("seed", str(check_seed(seed))))
+    parts.append(("psi", _short(check_truncation(truncation))))
+    if label is not None and label != "":
+        parts.append(("class", str(label)))
+    d = [round(a, 2) for a in check_amounts(amounts)]
+    while d and d[-1] == 0:
+        d.pop()
+    if d:
+        parts.append(("d", ",".join(_short(a) for a in d)))
+    if z is None and raw:
+        parts.append(("r", ",".join(f"{int(i)}:{_short(round(check_amount(v, f'z[{int(i)}]'), 4))}"
+                                    for i, v in sorted(raw.items(), key=lambda kv: int(kv[0])))))
+    return "&".join(f"{k}={quote(v, safe=',:')}" for k, v in parts)
+
+
+def parse_raw_overrides(text) -> dict[int, float]:
+    """A link's r= parameter ("3:0.25,7:-1") as {index: value}, each value checked as a raw component."""
+    out: dict[int, float] = {}
+    for part in str(text or "").split(","):
+        if not part.strip():
+            continue
+        index, colon, value = part.partition(":")
+        try:
+            i = int(index)
+        except ValueError:
+            i = -1
+        if not colon or not 0 <= i < BOOKMARK_MAX_Z:
+            raise GanInputError(f"a raw override is index:value, e.g. 3:0.25, not {part.strip()!r}")
+        out[i] = check_amount(value, f"z[{i}]")
+    if len(out) > BOOKMARK_MAX_Z:
+        raise GanInputError("too many raw overrides")
     return out
 
 

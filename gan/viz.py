@@ -282,3 +282,56 @@ def compare_figure(lines: Sequence[dict], y_label: str, x_label: str = "step", l
     if lines:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return fig
+
+
+# ------------------------------------------------------------------------------ a clickable grid of samples
+GALLERY_CELL = 56                  # each gallery tile at least this many pixels a side (28 px x 2, nearest)
+GALLERY_PAD = 2                    # white pixels between tiles (and around the grid)
+
+
+def tile_layout(image_size: int, cell: int = GALLERY_CELL) -> int:
+    """The tile side a grid of image_size images gets: the image upscaled by the smallest whole factor that
+    reaches `cell` (28 -> 56, 32 -> 64, 64 -> 64), so small images are big enough to pick and pixels stay crisp."""
+    return image_size * max(1, math.ceil(cell / image_size))
+
+
+def tile_grid(images: torch.Tensor, columns: int = 8, cell: int = GALLERY_CELL, pad: int = GALLERY_PAD) -> np.ndarray:
+    """[-1, 1] images (N, C, S, S) as one uint8 grid, `columns` tiles a row, each tile upscaled (nearest) to
+    tile_layout(S, cell) and `pad` white pixels apart: the picture tile_at() reads clicks on."""
+    side = tile_layout(images.shape[-1], cell)
+    big = images.detach().float().cpu().repeat_interleave(side // images.shape[-1], dim=2) \
+        .repeat_interleave(side // images.shape[-1], dim=3)
+    return grid_array(big, nrow=columns, padding=pad)
+
+
+def tile_at(x, y, n: int, image_size: int, columns: int = 8, cell: int = GALLERY_CELL,
+            pad: int = GALLERY_PAD) -> int | None:
+    """The index (row by row) of the tile of a tile_grid that pixel (x, y) falls on, or None for the white gaps
+    between tiles and anything outside the grid."""
+    try:
+        x, y = int(x), int(y)
+    except (TypeError, ValueError):
+        return None
+    step = tile_layout(image_size, cell) + pad
+    col, row = (x - pad) // step, (y - pad) // step
+    if x < pad or y < pad or (x - pad) % step >= step - pad or (y - pad) % step >= step - pad:
+        return None
+    index = row * columns + col
+    return index if 0 <= col < columns and 0 <= index < n else None
+
+
+def projection_figure(losses: Sequence[float], title: str = ""):
+    """A projection's error against the optimisation step (the best start's pixel mean squared error, log scale),
+    every axis labelled. Without pyplot, like loss_figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0, 2.6), dpi=90, layout="constrained")
+    ax = fig.subplots()
+    steps = list(range(1, len(losses) + 1))
+    ax.plot(steps, list(losses), color=tuple(c / 255 for c in OKABE_ITO["blue"]), linewidth=1.4)
+    if losses and min(losses) > 0:
+        ax.set_yscale("log")
+    ax.set(xlabel="optimisation step", ylabel="pixel error (MSE)")
+    ax.set_title(title or "Projection: error against the step", fontsize=9)
+    ax.grid(alpha=0.3)
+    return fig
