@@ -274,3 +274,29 @@ def test_draw_project_explore_share_and_check(page, browser, app_url, small_trai
     page.locator("#mem-go").click()
     expect(page.locator("#mem-note")).to_contain_text("typical distance between two real digits", timeout=30_000)
     expect(page.locator("#mem-figure img")).to_be_visible()
+
+
+def test_the_onnx_section_exports_the_model_on_screen_and_onnxruntime_runs_it(ctx):
+    """Explore's "Download as ONNX" writes the page's model (gan.export), named per page, and says how to call it;
+    the file runs in onnxruntime and draws what torch draws for the same z."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from gan.ui.explore_export import on_export
+
+    hooks = Hooks(ctx.catalog, model="tiny-mnist-cond", cls=3)
+    request = SimpleNamespace(session_hash="abc123xyz")
+    out = on_export(ctx, request, hooks=hooks)
+    assert out["onnx_file"].endswith("tiny-mnist-cond-abc123xy.onnx"), out
+    assert "`class` (N,) int64 from 0 to 9" in out["onnx_note"]
+    pipe = ctx.catalog.get("tiny-mnist-cond")
+    z = np.random.default_rng(0).standard_normal((3, pipe.config.z_dim), dtype=np.float32)
+    labels = np.array([1, 3, 7], dtype=np.int64)
+    got = ort.InferenceSession(out["onnx_file"], providers=["CPUExecutionProvider"]).run(
+        None, {"z": z, "class": labels})[0]
+    import torch
+
+    want = pipe.decode(torch.from_numpy(z), labels.tolist()).cpu().numpy()
+    assert np.abs(got - want).max() < 1e-4
+    hooks.view["model"] = "tiny-grid25"
+    assert "`points` (N, 2)" in on_export(ctx, request, hooks=hooks)["onnx_note"]

@@ -63,7 +63,7 @@ VIEW_OUT = ["image", "strip", "score", "message"]
 FULL_OUT = ["model", "seed", "psi", "cls", *DIRS, *RAWS, *VIEW_OUT, "info", "dirs_note", "raw_acc", "reset",
             "ref_timer", "z_note"]   # every widget _whole_view sets: the outputs of the events that show a whole view
 SEED_OUT = [*VIEW_OUT, *RAWS, "z_note"]   # what a new seed sets
-SECTIONS = ["gan.ui.explore_gallery", "gan.ui.explore_latent"]   # built under the picture, given hooks()
+SECTIONS = ["gan.ui.explore_gallery", "gan.ui.explore_latent", "gan.ui.explore_export"]   # built under the picture, given hooks()
 OWN_KEY = "explore.own"                   # ctx.shared name of the pages' own models (gan.own_models.OwnModels)
 Z_NOTE = ("**Not a seed:** this image is drawn from a latent of its own (a projection, latent arithmetic, a link "
           "or a bookmark); the seed box keeps the last seed. Type a seed or press **Random** to go back to seeds.")
