@@ -18,7 +18,6 @@ import json
 import logging
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,22 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
 from gan import metrics  # noqa: E402
-from gan.config import TrainConfig  # noqa: E402
 from gan.pipeline import pipeline_from_modules  # noqa: E402
-from gan.trainer import Trainer  # noqa: E402
+from quality import train  # noqa: E402
 
 
 def train_and_score(seed: int, amp: str, steps: int, n: int) -> dict:
-    trainer = Trainer(TrainConfig(dataset="mnist", arch="dcgan", loss="bce", steps=steps, seed=seed, amp=amp,
-                                  device="cpu", log_every=10 ** 6))
-    t0 = time.perf_counter()
-    for i in range(steps):
-        trainer.step()
-        if (i + 1) % 100 == 0:
-            trainer.flush()  # the NaN guard
-    trainer.flush()
-    seconds = time.perf_counter() - t0
+    trainer, seconds = train("mnist", "bce", steps, seed, arch="dcgan", amp=amp)  # benchmarks/quality.py's loop
     pipe = pipeline_from_modules(trainer.model_config, trainer.G_ema, None, {"dataset": "mnist"})
     figures = metrics.evaluate(pipe, "mnist", n=n, seed=seed)
     return {"seed": seed, "amp": amp, "bf16": trainer.amp, "fd": round(figures["fd"], 2),

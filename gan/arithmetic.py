@@ -159,9 +159,9 @@ def arithmetic_row(pipe, a, b, c, truncation: float = 1.0, label=None, cell: int
 def row_image(tiles: np.ndarray, signs: str, captions: list, cell: int = CELL, pad: int = 6) -> np.ndarray:
     """uint8 images (N, H, W[, 3]) side by side on white, upscaled to `cell` (nearest), with a sign drawn between
     each pair ("-", "+", "=": drawn as bars, so no font needs the glyphs) and caption lines under each. RGB."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    from gan.viz import upscale
+    from gan.viz import label_font, upscale
 
     big = [upscale(t, cell) for t in tiles]
     h, w = big[0].shape[:2]
@@ -175,10 +175,7 @@ def row_image(tiles: np.ndarray, signs: str, captions: list, cell: int = CELL, p
         out[pad:pad + h, x:x + w] = t[..., None] if t.ndim == 2 else t
     im = Image.fromarray(out)
     draw = ImageDraw.Draw(im)
-    try:
-        font = ImageFont.load_default(size=13)
-    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
-        font = ImageFont.load_default()
+    font = label_font(13)
     bar, thick = gap // 2, max(2, gap // 10)
     cy = pad + h // 2
     for i, sign in enumerate(signs[:len(big) - 1]):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -556,15 +555,10 @@ def arrow_lengths(norms: np.ndarray, size: int) -> np.ndarray:
     return np.clip(share, 0.0, 1.0) * ARROW_MAX_LEN * size
 
 
-@functools.lru_cache(maxsize=4)
 def _font(size: int = FONT_PX):
-    """PIL's own scalable font (nothing read from the system), or its small bitmap font without FreeType."""
-    from PIL import ImageFont
+    from gan.viz import label_font
 
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):
-        return ImageFont.load_default()
+    return label_font(size)
 
 
 def _label(draw, xy, text: str) -> None:

@@ -152,14 +152,13 @@ def strip_array(images: np.ndarray, centre: int, cell: int = STRIP_CELL, pad: in
 def _write_captions(out: np.ndarray, captions: list[str], top: int, width: int, pad: int, highlight: int) -> None:
     """Draw each caption centred under its tile (in place); the framed tile's in SEED_RGB and underlined. PIL's
     built-in font, so nothing is read from the system."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
+
+    from gan.viz import label_font
 
     im = Image.fromarray(out)
     draw = ImageDraw.Draw(im)
-    try:
-        font = ImageFont.load_default(size=13)
-    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
-        font = ImageFont.load_default()
+    font = label_font(13)
     for i, text in enumerate(captions):
         x0, _, x1, _ = draw.textbbox((0, 0), text, font=font)
         x = pad + i * (width + pad) + (width - (x1 - x0)) // 2

@@ -2,6 +2,7 @@
 Everything writes atomically, and draws with torchvision / PIL / numpy (fast enough for live views)."""
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +30,18 @@ def save_grid(path: str | Path, images: torch.Tensor, nrow: int | None = None) -
 
     img = Image.fromarray(grid_array(images, nrow))
     write_with(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+@functools.lru_cache(maxsize=8)
+def label_font(size: int = 13):
+    """PIL's own scalable font for captions and labels drawn into pictures (nothing read from the system), or its
+    small bitmap font where Pillow has no FreeType."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):
+        return ImageFont.load_default()
 
 
 def upscale(image: np.ndarray, size: int) -> np.ndarray:
