@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 SHOWN_SETTINGS = ("dataset", "arch", "loss")
 # Settings that never change what a run learns (where the data is read from, how often it logs and writes grids and
 # checkpoints), so never listed as differing: they would crowd out the ones that do.
-IGNORED_SETTINGS = ("data_root", "sample_every", "checkpoint_every", "log_every", "n_samples")
+IGNORED_SETTINGS = ("data_root", "sample_every", "checkpoint_every", "log_every", "n_samples", "tensorboard")
 # The figures the overlay chart can show: key -> the axis label. Loss-log keys come from each log line
 # (gan.trainer.Trainer.flush), the quality keys from the monitor's readings ({"event": "quality"} lines).
 METRICS = {"loss_d": "Loss D", "loss_g": "Loss G", "d_real": "D(x)", "d_fake": "D(G(z))",
