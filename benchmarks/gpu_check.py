@@ -273,42 +273,14 @@ def percentiles(ms: list[float]) -> dict:
 
 
 def handler_latency(device: str, calls: int, warmup: int = 10) -> dict:
-    """The Explore tab's handler path with the catalog on `device`, as benchmarks/ui_latency.py's handler_times
-    times it on the CPU: explore_tab._view for a live slider move (image + D's score), the PNG encoding Gradio then
-    does, and a release (the image and the 7-image neighbours strip). Each call returns uint8 arrays on the host,
-    so the GPU's work is finished when the clock stops."""
-    import io
+    """The Explore tab's handler path with the catalog on `device`: benchmarks/ui_latency.py's handler_times (a
+    live slider move, the PNG encoding Gradio then does, a release with the neighbours strip)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ui_latency import handler_times
 
-    from PIL import Image
-
-    from gan.catalog import Catalog
-    from gan.ui.app import AppContext
-    from gan.ui.explore_tab import _view
-
-    with tempfile.TemporaryDirectory(prefix="ganscope-gpu-check-") as folder:
-        shutil.copy(LATENCY_MODEL, Path(folder) / LATENCY_MODEL.name)
-        cat = Catalog(folder, None, device=device)
-        ctx = AppContext(cat, device)
-        name = cat.default_name()
-        cat.directions(name)
-        live, png, release = [], [], []
-        for i in range(calls + warmup):
-            amounts = [round(-4.9 + 0.1 * (i % 99), 1), 0, 0, 0, 0, 0]
-            t0 = time.perf_counter()
-            _, v = _view(ctx, name, 3, 1.0, None, amounts, neighbours=False)
-            t1 = time.perf_counter()
-            Image.fromarray(v.image).save(io.BytesIO(), format="PNG")
-            t2 = time.perf_counter()
-            _view(ctx, name, 3, 1.0, None, amounts, neighbours=True)
-            t3 = time.perf_counter()
-            if i >= warmup:
-                live.append((t1 - t0) * 1000)
-                png.append((t2 - t1) * 1000)
-                release.append((t3 - t2) * 1000)
-        pipe_device = str(cat.get(name).device)
-        ctx.close()
-    return {"device": pipe_device, "model": LATENCY_MODEL.name, "calls": calls, "live_ms": percentiles(live),
-            "png_ms": percentiles(png), "release_ms": percentiles(release)}
+    t = handler_times(LATENCY_MODEL, calls, device=device, warmup=warmup)
+    return {"device": t["device"], "model": LATENCY_MODEL.name, "calls": calls, "live_ms": percentiles(t["live"]),
+            "png_ms": percentiles(t["png"]), "release_ms": percentiles(t["release"])}
 
 
 def measure_latency(device: str, calls: int, baseline: str | None) -> dict:

@@ -119,9 +119,11 @@ def browser_moves(url: str, moves: int, selector: str) -> list[float]:
     return times
 
 
-def handler_times(model: Path, n: int = 200) -> dict:
+def handler_times(model: Path, n: int = 200, device: str = "cpu", warmup: int = 10) -> dict:
     """Server-side: the Explore tab's live handler body (latent -> 7 images + D score -> upscaled arrays) and the
-    PNG encoding Gradio then does, without HTTP."""
+    PNG encoding Gradio then does, without HTTP, with the catalog on `device` (benchmarks/gpu_check.py times it on
+    cuda). Each call returns uint8 arrays on the host, so a GPU's work is finished when the clock stops. Returns
+    the times in ms ({"live", "png", "release"}) and the device the model ran on."""
     import io
 
     from PIL import Image
@@ -132,12 +134,12 @@ def handler_times(model: Path, n: int = 200) -> dict:
 
     folder = Path(tempfile.mkdtemp(prefix="ganscope-bench-"))
     shutil.copy(model, folder / model.name)
-    cat = Catalog(folder, None, device="cpu")
-    ctx = AppContext(cat)
+    cat = Catalog(folder, None, device=device)
+    ctx = AppContext(cat, device)
     name = cat.default_name()
     cat.directions(name)
     live_ms, png_ms, release_ms = [], [], []
-    for i in range(n + 10):
+    for i in range(n + warmup):
         amounts = [round(-4.9 + 0.1 * (i % 99), 1), 0, 0, 0, 0, 0]
         t0 = time.perf_counter()
         _, v = _view(ctx, name, 3, 1.0, None, amounts, neighbours=False)
@@ -146,12 +148,14 @@ def handler_times(model: Path, n: int = 200) -> dict:
         t2 = time.perf_counter()
         _view(ctx, name, 3, 1.0, None, amounts, neighbours=True)
         t3 = time.perf_counter()
-        if i >= 10:
+        if i >= warmup:
             live_ms.append((t1 - t0) * 1000)
             png_ms.append((t2 - t1) * 1000)
             release_ms.append((t3 - t2) * 1000)
+    ran_on = str(cat.get(name).device)
+    ctx.close()
     shutil.rmtree(folder, ignore_errors=True)
-    return {"live": live_ms, "png": png_ms, "release": release_ms}
+    return {"live": live_ms, "png": png_ms, "release": release_ms, "device": ran_on}
 
 
 def start_app(weights: Path, port: int, env: dict) -> tuple[subprocess.Popen, float]:

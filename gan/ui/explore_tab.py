@@ -259,12 +259,9 @@ def on_save_bookmark(ctx, request: gr.Request = None) -> dict:
     """This page's view as a bookmark file (JSON) to download (with its z when the latent is not a seed's)."""
     from gan.render import make_bookmark
 
-    sid = _sid(request)
-    st = _views(ctx).get(sid, ctx)
     try:
-        pipe = _pipe(ctx, st["model"], sid)
-        mark = make_bookmark(st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
-                             st["dirs"][: _n_dirs(pipe)], st["raw"], st["z"])
+        st, view = _saved_view(ctx, _sid(request))
+        mark = make_bookmark(*view)
     except GanInputError as e:
         return _error(e)
     folder = ctx.scratch("explore")
@@ -274,6 +271,15 @@ def on_save_bookmark(ctx, request: gr.Request = None) -> dict:
     path = folder / f"bookmark-{safe}.json"
     path.write_text(json.dumps(mark, indent=2))
     return {"bookmark_file": str(path), "message": ""}
+
+
+def _saved_view(ctx, sid: str) -> tuple[dict, tuple]:
+    """The page's view, and what a bookmark or a share link keeps of it (gan.render.make_bookmark and share_query
+    take the same): model, seed, psi, the class (conditional models), the directions it has, raw overrides, z."""
+    st = _views(ctx).get(sid, ctx)
+    pipe = _pipe(ctx, st["model"], sid)
+    return st, (st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
+                st["dirs"][: _n_dirs(pipe)], st["raw"], st["z"])
 
 
 def on_load_bookmark(ctx, data, request: gr.Request = None) -> dict:
@@ -306,12 +312,8 @@ def on_share_link(ctx, base="", request: gr.Request = None) -> dict:
     and path) and the link starts with; without one the link is the query alone."""
     from gan.render import share_query
 
-    sid = _sid(request)
-    st = _views(ctx).get(sid, ctx)
     try:
-        pipe = _pipe(ctx, st["model"], sid)
-        query = share_query(st["model"], st["seed"], st["psi"], st["cls"] if pipe.config.conditional else None,
-                            st["dirs"][: _n_dirs(pipe)], st["raw"], st["z"])
+        query = share_query(*_saved_view(ctx, _sid(request))[1])
     except GanInputError as e:
         return _error(e)
     return {"link": f"{_link_base(base)}?{query}", "message": ""}
