@@ -82,7 +82,9 @@ def save_model_file(path: str | os.PathLike, config: ModelConfig, generator: nn.
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, torch.Tensor]]:
-    """(config, info, tensors) of a model file, or a GanInputError that says what is wrong with it."""
+    """(config, info, tensors) of a model file, or a GanInputError that says what is wrong with it. A config key
+    that a file written before it lacks takes its default (e.g. pack 1 and mbstd off: D as it was then), so every
+    older file rebuilds the network it was saved from."""
     p = Path(path)
     if p.is_dir():  # a run folder stands for its model
         if not (p / MODEL_FILE).is_file():

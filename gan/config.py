@@ -20,6 +20,14 @@ AMP_MODES = ("auto", "on", "off")     # bf16 autocast; gan.devices.use_bf16 says
 # linear score: GANscope's own, see gan.models.DCGANDiscriminator) or "conv" (the DCGAN paper's and the PyTorch
 # example's single bias-free conv straight to the score; models converted by gan.convert use it).
 D_HEADS = ("features", "conv")
+# The cures for mode collapse that change D's shape (see gan.layers): packing (PacGAN) and the minibatch standard
+# deviation. Why each refusal: a pack mixes classes while the projection D scores one class per input; progan's D
+# has its minibatch-std channel built in, and a second one would be the same feature twice.
+MAX_PACK = 16   # PacGAN uses 2 to 4; D's first layer grows with the pack, so this bounds what a file may claim
+PACK_CONDITIONAL = ("must be 1 for a class-conditional model (a pack would mix classes, and the projection D "
+                    "scores one class per input)")
+MBSTD_PROGAN = ("must be off for progan: its D already has a minibatch standard-deviation channel "
+                "(Karras et al. 2018)")
 
 
 @dataclass
@@ -35,6 +43,8 @@ class ModelConfig:
     n_classes: int = 0                  # > 0 with conditional=True
     conditional: bool = False
     spectral_norm: bool = False         # on D only, as in SNGAN / BigGAN
+    pack: int = 1                       # D judges this many samples at once (PacGAN); 1: one sample, as before
+    mbstd: bool = False                 # D's minibatch standard-deviation feature (mlp, dcgan; progan has its own)
     g_width: int = 64                   # ngf for conv nets, hidden units for MLPs
     d_width: int = 64
     d_head: str = "features"            # a dcgan D's last layers, one of D_HEADS
@@ -55,6 +65,13 @@ class ModelConfig:
         _check_int("n_classes", self.n_classes, 0, 1000)
         if self.conditional and self.n_classes < 2:
             raise GanInputError("a conditional model needs a dataset with at least 2 classes")
+        _check_int("pack", self.pack, 1, MAX_PACK)
+        if not isinstance(self.mbstd, bool):
+            raise GanInputError(f"mbstd must be true or false, not {self.mbstd!r}")
+        if self.pack > 1 and self.conditional:
+            raise GanInputError(f"pack {PACK_CONDITIONAL}")
+        if self.mbstd and self.arch == "progan":
+            raise GanInputError(f"mbstd {MBSTD_PROGAN}")
         if self.d_head not in D_HEADS:
             raise GanInputError(f"d_head must be {' or '.join(map(repr, D_HEADS))}, not {self.d_head!r}")
         if self.d_head == "conv" and (self.arch != "dcgan" or self.conditional):
@@ -127,6 +144,7 @@ LIMITS = {
     "ema": (0, 0.99999, False, True), "seed": (0, 2 ** 63 - 1, True, True),
     "sample_every": (1, 10_000_000, True, True), "checkpoint_every": (1, 10_000_000, True, True),
     "log_every": (1, 10_000_000, True, True), "n_samples": (1, 1024, True, True),
+    "pack": (1, MAX_PACK, True, True), "r1": (0, 1000, False, True),
 }
 
 
@@ -189,6 +207,15 @@ class TrainConfig:
     z_dist: str = setting("normal", "distribution of z (default: %(default)s)", "model", choices=Z_DISTS)
     conditional: bool = setting(False, "class-conditional G and projection D", "model")
     spectral_norm: bool = setting(False, "spectral norm on every layer of D", "model")
+    pack: int = setting(1, "PacGAN (Lin et al. 2018): D judges N samples at once, all real or all fake, so a G "
+                           "that repeats itself is easier to catch; the batch must divide by N (default: {default}, "
+                           "off)", "model", metavar="N")
+    mbstd: bool = setting(False, "minibatch standard deviation (Karras et al. 2018): D sees one more feature, how "
+                                 "much a group of samples varies, so it can tell a collapsed batch (mlp, dcgan; "
+                                 "progan's D has one built in)", "model")
+    r1: float = setting(0.0, "R1 penalty weight gamma (Mescheder et al. 2018): gamma/2 * E ||grad D(real)||^2 is "
+                             "added to D's loss, with any loss; 0 turns it off (default: {default})", "optimisation",
+                        metavar="GAMMA")
     augment: str = setting("", "DiffAugment for D on small datasets (gan.augment): translation, cutout or "
                                "translation,cutout; '' for none (default: none)", "optimisation",
                            metavar="POLICY", unset=True)

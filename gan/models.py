@@ -2,7 +2,10 @@
 families, and `build_generator` / `build_discriminator` for any family of the registry (gan.architectures;
 `progan` is in gan/progan.py). Class conditioning (embedding in G, projection in D, Miyato & Koyama 2018, in
 gan.layers) and spectral norm on D (torch's parametrization) are options of every family, which with the hinge
-loss make the small BigGAN recipe.
+loss make the small BigGAN recipe. Two cures for mode collapse change D's shape, also in gan.layers: packing
+(cfg.pack, PacGAN: D's input is `pack` samples concatenated, so its first layer is `pack` times as wide) and the
+minibatch standard deviation (cfg.mbstd: one more feature or channel before D's last two layers, where Karras et al.
+put it). Both leave a default model's layers and weight names as they were, so older files load unchanged.
 
 Every discriminator returns raw scores (logits), shape (B,): the losses decide what to do with them.
 """
@@ -15,7 +18,7 @@ from torch import nn
 
 from gan.architectures import ARCHITECTURES, check_architecture
 from gan.config import ModelConfig
-from gan.layers import ClassProjection, ConditionedInput, maybe_sn, score
+from gan.layers import ClassProjection, ConditionedInput, MinibatchStd, as_packs, maybe_sn, score
 
 
 # ----------------------------------------------------------------------------------------------- MLP
@@ -46,10 +49,16 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
+    """Takes samples or packs of them (gan.layers.as_packs), flattened: (B, pack * out_dim) features in."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        layers, width_in = [], cfg.out_dim
-        for _ in range(cfg.depth):
+        self.pack, self.channels = cfg.pack, 2 if cfg.kind == "points" else cfg.channels
+        layers, width_in = [], cfg.out_dim * cfg.pack
+        for i in range(cfg.depth):
+            if cfg.mbstd and i == cfg.depth - 1:  # before the last hidden layer and the head
+                layers.append(MinibatchStd())
+                width_in += 1
             layers += [maybe_sn(nn.Linear(width_in, cfg.d_width), cfg.spectral_norm), nn.LeakyReLU(0.2, inplace=True)]
             width_in = cfg.d_width
         self.body = nn.Sequential(*layers)
@@ -57,7 +66,7 @@ class MLPDiscriminator(nn.Module):
         self.project = ClassProjection(cfg.n_classes, width_in, cfg.spectral_norm) if cfg.conditional else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.body(x.flatten(1))
+        h = self.body(as_packs(x, self.pack, self.channels).flatten(1))
         return score(self.head, self.project, h, labels)
 
 
@@ -101,33 +110,41 @@ class DCGANDiscriminator(nn.Module):
 
     With d_head="conv" the head is the paper's instead: that base x base convolution goes straight to one score,
     without a bias, so at 64x64 this is exactly the PyTorch DCGAN example's discriminator before its sigmoid (the
-    layout gan.convert maps that example's checkpoints onto)."""
+    layout gan.convert maps that example's checkpoints onto).
+
+    A packed D (cfg.pack > 1) takes pack * C channels, the pack's images side by side along the channels; with
+    cfg.mbstd the map gets one more channel, the minibatch standard deviation, before the head."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         sn, bn = cfg.spectral_norm, not cfg.spectral_norm
         base, n_down = _dcgan_plan(cfg.image_size)
+        self.pack, self.channels = cfg.pack, cfg.channels
         ch = cfg.d_width
-        layers = [maybe_sn(nn.Conv2d(cfg.channels, ch, 4, 2, 1, bias=not bn), sn), nn.LeakyReLU(0.2, True)]
+        layers = [maybe_sn(nn.Conv2d(cfg.channels * cfg.pack, ch, 4, 2, 1, bias=not bn), sn),
+                  nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
             layers.append(maybe_sn(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=not bn), sn))
             if bn:
                 layers.append(nn.BatchNorm2d(ch * 2))
             layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
-        self.body = nn.Sequential(*layers)  # (B, ch, base, base)
+        if cfg.mbstd:  # last in the body, so the layers' names stay those of a D without it
+            layers.append(MinibatchStd())
+        self.body = nn.Sequential(*layers)  # (B, ch, base, base), or (B, ch + 1, base, base) with mbstd
+        ch_in = ch + 1 if cfg.mbstd else ch
         if cfg.d_head == "conv":  # the paper's: the map straight to the score (B, 1); unconditional only
             self.features = nn.Identity()
-            self.head = nn.Sequential(maybe_sn(nn.Conv2d(ch, 1, base, 1, 0, bias=False), sn), nn.Flatten())
+            self.head = nn.Sequential(maybe_sn(nn.Conv2d(ch_in, 1, base, 1, 0, bias=False), sn), nn.Flatten())
         else:
-            self.features = nn.Sequential(maybe_sn(nn.Conv2d(ch, ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
+            self.features = nn.Sequential(maybe_sn(nn.Conv2d(ch_in, ch, base, 1, 0), sn), nn.LeakyReLU(0.2, True),
                                           nn.Flatten())  # (B, ch)
             self.head = maybe_sn(nn.Linear(ch, 1), sn)
         self.project = ClassProjection(cfg.n_classes, ch, sn) if cfg.conditional else None
         self.apply(_dcgan_init)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(self.body(x))
+        h = self.features(self.body(as_packs(x, self.pack, self.channels)))
         return score(self.head, self.project, h, labels)
 
 

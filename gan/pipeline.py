@@ -99,7 +99,10 @@ class GeneratorPipeline:
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor, labels=None) -> np.ndarray | None:
-        """D's raw score for each image (higher: looks more real to D), or None if the file has no D."""
+        """D's raw score for each image (higher: looks more real to D), or None if the file has no D. Each image is
+        scored on its own, whatever else is in the batch: a packed D (PacGAN, config.pack > 1) judges a pack of
+        config.pack copies of the image (gan.layers.as_packs), and a D with the minibatch std (config.mbstd), in
+        eval mode here, takes for the spread of a batch its running mean from training (gan.layers.MinibatchStd)."""
         if self.discriminator is None:
             return None
         y = self.labels_tensor(labels, images.shape[0])

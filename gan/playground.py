@@ -96,6 +96,9 @@ class PlaygroundConfig:
     d_width: int = 128
     spectral_norm: bool = False
     seed: int = 0
+    pack: int = 1                       # PacGAN: D judges this many points at once (gan.layers.pack_samples)
+    mbstd: bool = False                 # D's minibatch standard-deviation feature (gan.layers.MinibatchStd)
+    r1: float = 0.0                     # R1 penalty weight gamma on D's gradient at real points; 0: off
 
     def train_config(self) -> TrainConfig:
         """The Trainer's config. The playground's own sizes are checked here (FieldError: a page names the field
@@ -110,7 +113,8 @@ class PlaygroundConfig:
             lr_g=self.lr_g, lr_d=self.lr_d, beta1=self.beta1, beta2=self.beta2, optimizer=self.optimizer,
             n_critic=self.n_critic, gp_lambda=self.gp_lambda, ema=0.0, seed=self.seed, z_dim=self.z_dim,
             z_dist=self.z_dist, g_width=self.g_width, d_width=self.d_width, depth=self.g_depth,
-            spectral_norm=self.spectral_norm, n_samples=N_SHOWN_FAKE, device="cpu", log_every=1)
+            spectral_norm=self.spectral_norm, pack=self.pack, mbstd=self.mbstd, r1=self.r1,
+            n_samples=N_SHOWN_FAKE, device="cpu", log_every=1)
 
 
 SIZE_LIMITS = {"z_dim": (1, 16), "g_depth": (1, 8), "d_depth": (1, 8), "g_width": (2, 512), "d_width": (2, 512)}

@@ -13,7 +13,9 @@ upsampled with nearest neighbours, so the grids show the growth as big pixels), 
 images and average-pools them to its current resolution first: real batches are thus downsampled to the current
 resolution by the model itself, and avg-pooling a nearest-upsampled image gives back exactly the low-resolution one.
 Pixel norm in G and a minibatch standard-deviation channel in D are from the paper; the equalised learning rate is
-left out (Adam's per-parameter scaling does most of its work at this size).
+left out (Adam's per-parameter scaling does most of its work at this size). Because D has that channel built in,
+the --mbstd option (gan.layers.MinibatchStd, for mlp and dcgan) is refused for progan rather than added twice;
+packing (PacGAN, --pack) works as for dcgan: D's from-RGB layers take the pack's images along the channels.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan.config import ModelConfig
-from gan.layers import ClassProjection, ConditionedInput, maybe_sn, score
+from gan.layers import ClassProjection, ConditionedInput, as_packs, maybe_sn, score
 
 N_GROWTHS = 2          # two doublings: base -> 2 base -> 4 base = the image size
 PHASES = 2 * N_GROWTHS + 1  # stable base, fade, stable, fade, stable
@@ -114,7 +116,7 @@ class ProGANDiscriminator(_Progressive):
         super().__init__(cfg)
         sn = cfg.spectral_norm
         ch = _widths(cfg.d_width)
-        self.from_rgb = nn.ModuleList([maybe_sn(nn.Conv2d(cfg.channels, c, 1), sn) for c in ch])
+        self.from_rgb = nn.ModuleList([maybe_sn(nn.Conv2d(cfg.channels * cfg.pack, c, 1), sn) for c in ch])
         self.blocks = nn.ModuleList([nn.Identity()])
         for i in range(1, N_GROWTHS + 1):  # each halves the resolution: ch[i] -> ch[i-1]
             self.blocks.append(nn.ModuleList([maybe_sn(nn.Conv2d(ch[i], ch[i], 3, 1, 1), sn),
@@ -130,6 +132,7 @@ class ProGANDiscriminator(_Progressive):
         return F.avg_pool2d(h, 2)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = as_packs(x, self.cfg.pack, self.cfg.channels)  # packs as they are; one sample as a pack of copies
         factor = x.shape[-1] // self.resolution
         if factor > 1:  # the image at the current resolution
             x = F.avg_pool2d(x, factor)

@@ -22,11 +22,12 @@ from torch import nn
 from gan import checkpoint as ckpt
 from gan.augment import diff_augment, parse_policy
 from gan.architectures import check_architecture
-from gan.config import LIMITS, OPTIMIZERS, ModelConfig, TrainConfig, check_number
+from gan.config import LIMITS, MBSTD_PROGAN, OPTIMIZERS, PACK_CONDITIONAL, ModelConfig, TrainConfig, check_number
 from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.devices import check_amp, resolve_device, use_bf16
 from gan.errors import FieldError, GanInputError, TrainingDiverged
 from gan.latent import sample_z, seed_to_z
+from gan.layers import pack_samples
 from gan.losses import LOSSES, gradient_penalty
 from gan.models import build_discriminator, build_generator
 from gan.uploads import background_rgb
@@ -76,6 +77,26 @@ def _check(cfg: TrainConfig) -> None:
     cfg.amp = check_amp(cfg.amp)
     background_rgb(cfg.background)  # refused before any data loads
     cfg.augment = ",".join(parse_policy(cfg.augment))
+    _check_cures(cfg)
+
+
+def _check_cures(cfg: TrainConfig) -> None:
+    """What packing (--pack) and the minibatch std (--mbstd) need of the batch and the model (--r1 needs only its
+    limits). D sees batch_size / pack inputs per call, and the minibatch std compares them in groups."""
+    batch, pack = cfg.batch_size, cfg.pack
+    if pack > batch:
+        raise FieldError("pack", f"must not be larger than the batch size ({batch})", pack)
+    if batch % pack:
+        raise FieldError("pack", f"must divide the batch size ({batch}) into whole packs", pack)
+    if pack > 1 and cfg.conditional:
+        raise FieldError("pack", PACK_CONDITIONAL, pack)
+    if not isinstance(cfg.mbstd, bool):
+        raise FieldError("mbstd", "must be on or off", cfg.mbstd)
+    if cfg.mbstd and cfg.arch == "progan":
+        raise FieldError("mbstd", MBSTD_PROGAN, cfg.mbstd)
+    if cfg.mbstd and batch // pack < 2:
+        raise FieldError("mbstd", f"needs at least 2 inputs of D per batch to compare (batch size {batch} "
+                                  f"in packs of {pack} gives 1)", cfg.mbstd)
 
 
 def _check_fits_points(cfg: TrainConfig) -> None:
@@ -98,8 +119,9 @@ def model_config_for(cfg: TrainConfig, ds: Dataset) -> ModelConfig:
     return ModelConfig(
         arch=cfg.arch, kind=ds.kind, image_size=ds.image_size or 28, channels=ds.channels or 1,
         z_dim=cfg.z_dim, z_dist=cfg.z_dist, n_classes=ds.n_classes if cfg.conditional else 0,
-        conditional=cfg.conditional, spectral_norm=cfg.spectral_norm, g_width=cfg.g_width, d_width=cfg.d_width,
-        depth=cfg.depth, point_mean=ds.point_mean, point_std=ds.point_std).validate()
+        conditional=cfg.conditional, spectral_norm=cfg.spectral_norm, pack=cfg.pack, mbstd=cfg.mbstd,
+        g_width=cfg.g_width, d_width=cfg.d_width, depth=cfg.depth, point_mean=ds.point_mean,
+        point_std=ds.point_std).validate()
 
 
 # ---------------------------------------------------------------------------------------------------- EMA
@@ -207,16 +229,20 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------ phases
     def d_step(self) -> dict:
-        """(1) Update D once on a real batch and a fake batch."""
+        """(1) Update D once on a real batch and a fake batch. With --pack N, D judges packs: the real batch and
+        the fake one each become B / N packs of N samples (gan.layers.pack_samples), and the losses, the gradient
+        penalty (between a real and a fake pack) and R1 (on the real packs) are per pack."""
         self.G.train()
         self.D.train()
         x_real, y_real = self._real_batch()
         n = x_real.shape[0]
         z, y_fake = self._noise(n), self._fake_labels(n)
+        pack = self.cfg.pack  # > 1 only for unconditional models: y_real and y_fake are then None
         with self._autocast():
             with torch.no_grad():
                 x_fake = self.g_step_fn(z, y_fake)
-            x_real, x_fake = self._augment(x_real), self._augment(x_fake)
+            x_real = pack_samples(self._augment(x_real), pack)
+            x_fake = pack_samples(self._augment(x_fake), pack)
             s_real = self.d_step_fn(x_real, y_real)
             s_fake = self.d_step_fn(x_fake, y_fake)
             loss_d = self.loss.d_loss(s_real.float(), s_fake.float())
@@ -226,6 +252,17 @@ class Trainer:
             gp = gradient_penalty(lambda x: self.d_penalty_fn(x, y_real).float(), x_real, x_fake.float(), self.rng)
             loss_d = loss_d + self.cfg.gp_lambda * gp
             values["gp"] = gp.detach()
+        if self.cfg.r1 > 0:
+            # R1 (Mescheder et al. 2018, "Which training methods for GANs do actually converge?", eq. 9):
+            # gamma/2 * E[||grad_x D(x_real)||^2], on what D sees of the real batch. A squared norm, never its
+            # square root, so a zero gradient gives a zero penalty and a zero gradient of it (no NaN). Like the
+            # gradient penalty it runs D eagerly and in float32 (a double backward). "r1" is E||grad||^2, before
+            # gamma/2, as "gp" is before its lambda.
+            x = x_real.detach().float().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.d_penalty_fn(x, y_real).float().sum(), x, create_graph=True)
+            r1 = grad.pow(2).flatten(1).sum(dim=1).mean()
+            loss_d = loss_d + 0.5 * self.cfg.r1 * r1
+            values["r1"] = r1.detach()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -236,7 +273,7 @@ class Trainer:
         return values
 
     def g_step(self) -> dict:
-        """(2) Update G once through the current D."""
+        """(2) Update G once through the current D (on packs of its samples with --pack)."""
         self.G.train()
         self.D.train()
         n = self.cfg.batch_size
@@ -244,7 +281,8 @@ class Trainer:
         self.D.requires_grad_(False)  # no D gradients are needed for G's update
         try:
             with self._autocast():
-                loss_g = self.loss.g_loss(self.d_step_fn(self._augment(self.g_step_fn(z, y_fake)), y_fake).float())
+                x_fake = pack_samples(self._augment(self.g_step_fn(z, y_fake)), self.cfg.pack)
+                loss_g = self.loss.g_loss(self.d_step_fn(x_fake, y_fake).float())
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()

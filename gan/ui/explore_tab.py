@@ -391,7 +391,7 @@ def on_generate(ctx, seed: int = 0, model: str | None = None, truncation: float 
     """The image for a seed on a model (None: the default model), plus truncation, class and direction values.
     Returns the image, the neighbours strip (None for 2-D models), D's score as text, and a message (empty when
     all went well)."""
-    from gan.render import check_amounts, score_text
+    from gan.render import check_amounts
 
     sid = _sid(request)
 
@@ -405,7 +405,7 @@ def on_generate(ctx, seed: int = 0, model: str | None = None, truncation: float 
 
     amounts, pipe, v, why = call_library(view)
     note = f"The direction values were ignored: {_no_dirs_text(why)}" if why is not None and any(amounts) else ""
-    return v.image, v.strip, score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe)), note
+    return v.image, v.strip, _score_text(pipe, v), note
 
 
 # ------------------------------------------------------------------------------------ hooks for other sections
@@ -616,11 +616,28 @@ def _error(e: Exception) -> dict:
     return {"message": f"⚠ {e}"}
 
 
-def _view_out(pipe, v, with_strip: bool = True) -> dict:
-    """The image, D's score in words, an empty message and (with_strip) the neighbours strip for view v."""
+def _score_text(pipe, v) -> str:
+    """D's score in words (gan.render.score_text), and for a D with a cure for mode collapse in its shape, how it
+    scored a single sample (GeneratorPipeline.score): a packed D judged a pack of copies of this one, an mbstd D
+    took the spread of a batch from its training."""
     from gan.render import score_text
 
     text = score_text(v.score, pipe.info.get("loss"), v.reference, _subject(pipe))
+    cfg = pipe.config
+    if v.score is None or not (cfg.pack > 1 or cfg.mbstd):
+        return text
+    how = []
+    if cfg.pack > 1:
+        how.append(f"This D judges packs of {cfg.pack} samples (PacGAN): it scored a pack of {cfg.pack} copies of "
+                   f"this {_subject(pipe)}.")
+    if cfg.mbstd:
+        how.append("Its minibatch-std feature took the value it averaged over its training batches.")
+    return f"{text}  \n{' '.join(how)}"
+
+
+def _view_out(pipe, v, with_strip: bool = True) -> dict:
+    """The image, D's score in words, an empty message and (with_strip) the neighbours strip for view v."""
+    text = _score_text(pipe, v)
     if v.active >= 0:
         where = "black plus signs" if pipe.is_points else "the strip below, each tile captioned with its value"
         text += f"  \nNeighbours: {where}, 1 step apart along direction {v.active + 1}."

@@ -10,6 +10,10 @@ the session; one no page polls for 60 s pauses itself.
 Named endpoints: playground_play, playground_pause, playground_step, playground_reset (the form's settings),
 playground_lesson (a lesson with its own settings), playground_use_drawing, playground_status, and (undocumented)
 playground_frame (what the page's timer asks for).
+The three cures for mode collapse (packing, minibatch std, R1: CURE_KEYS) reach playground_reset and
+playground_use_drawing through a State that the button's click fills first (on_cures), not as inputs of their
+own, so those endpoints take the arguments that scripts and raw HTTP callers send by position; an API caller's
+Playground trains without them unless a lesson sets them.
 
 Layout (the _layout_* functions) and wiring (_wire_*) are apart from the handlers (on_*): plain functions of the
 app context and the values, wired with gan.ui.app.bind. The library checks every value (gan.playground's config,
@@ -49,12 +53,14 @@ __all__ = ["VIEW_SIZE", "build", "sketch_to_points"]   # VIEW_SIZE: gan.playgrou
 FORM_KEYS = ("dataset", "loss", "optimizer", "lr_g", "lr_d", "n_critic", "batch_size", "z_dim", "z_dist", "g_depth",
              "g_width", "d_depth", "d_width", "spectral_norm", "seed", "gp_lambda")
 SETTINGS = FORM_KEYS[1:]    # what Reset and Use my drawing take after the data, in the API's order
+CURE_KEYS = ("pack", "mbstd", "r1")   # PlaygroundConfig's cures for mode collapse (through a State, see above)
 # The form's fields in a lesson's note ("You reset with your own settings (lr G 0.001)").
 FORM_LABELS = {"dataset": "Data", "loss": "Loss", "optimizer": "Optimizer", "lr_g": "lr G", "lr_d": "lr D",
                "n_critic": "D steps per G step", "batch_size": "batch size", "z_dim": "noise dimensions",
                "z_dist": "noise", "g_depth": "G hidden layers", "g_width": "G width", "d_depth": "D hidden layers",
                "d_width": "D width", "spectral_norm": "spectral norm on D", "seed": "seed",
-               "gp_lambda": "gradient penalty weight"}
+               "gp_lambda": "gradient penalty weight", "pack": "Packing (PacGAN): samples per D input",
+               "mbstd": "Minibatch std in D", "r1": "R1 penalty (gamma)"}
 # The library's field names (TrainConfig's, PlaygroundConfig's) as the page labels them, for its messages.
 FIELD_LABELS = {**FORM_LABELS, "lr_g": "lr G (live)", "lr_d": "lr D (live)", "n_critic": "D steps per G step (live)",
                 "gp_lambda": "gradient penalty weight (wgan-gp)"}
@@ -151,7 +157,7 @@ def on_lesson(ctx: AppContext, name: str = DEFAULT_LESSON, request: gr.Request =
     dropdown's .change (a real new choice) and to Reset to lesson; never to .input, which Gradio 6 also fires
     when the dropdown merely loses focus (open it, press Escape, click elsewhere)."""
     hidden, shown = gr.update(visible=False), gr.update(visible=True)
-    keep_form = tuple(gr.skip() for _ in FORM_KEYS)
+    keep_form = tuple(gr.skip() for _ in (*FORM_KEYS, *CURE_KEYS))
     if not name or name == NO_LESSON:
         return ("", hidden, hidden) + keep_form + (on_status(ctx, request),)
     lesson = _checked(lambda: lessons.get(name))
@@ -161,7 +167,7 @@ def on_lesson(ctx: AppContext, name: str = DEFAULT_LESSON, request: gr.Request =
         return (text, shown, hidden) + keep_form + (on_status(ctx, request),)
     session_for(ctx, request).reset(lesson.playground, lesson=name)
     values = _form_values(lesson.playground)
-    return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in FORM_KEYS)
+    return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in (*FORM_KEYS, *CURE_KEYS))
             + (on_status(ctx, request),))
 
 
@@ -178,12 +184,14 @@ def on_image_lesson(ctx: AppContext, name):
 
 def on_reset(ctx: AppContext, dataset, upload, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
              z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, lesson_name=None,
-             request: gr.Request = None):
+             cures=None, request: gr.Request = None):
     """Reset with the form's settings (live changes included), as typed: the library checks them. Returns the
     status, and the lesson's text with a note when these settings are no longer the lesson's (its text may then
-    not hold). `upload` is the CSV (a path, or Gradio's file payload), `drawing` the canvas as an image."""
+    not hold). `upload` is the CSV (a path, or Gradio's file payload), `drawing` the canvas as an image, `cures`
+    the page's {"pack", "mbstd", "r1"} (on_cures; None: off)."""
     values = dict(zip(SETTINGS, (loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist, g_depth,
                                  g_width, d_depth, d_width, spectral_norm, seed, gp_lambda)))
+    values.update({k: v for k, v in (cures or {}).items() if k in CURE_KEYS})
 
     def act():
         points, ds = _own_points(dataset, upload, drawing)
@@ -194,15 +202,20 @@ def on_reset(ctx: AppContext, dataset, upload, drawing, loss, optimizer, lr_g, l
 
 
 def on_use_drawing(ctx: AppContext, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim, z_dist,
-                   g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None,
+                   g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda=None, cures=None,
                    request: gr.Request = None):
     """One press after drawing: the data becomes the drawn points and the run restarts on them."""
     status, _ = on_reset(ctx, DRAWN, None, drawing, loss, optimizer, lr_g, lr_d, n_critic, batch_size, z_dim,
                          z_dist, g_depth, g_width, d_depth, d_width, spectral_norm, seed, gp_lambda,
-                         request=request)
+                         cures=cures, request=request)
     text = ("**Your drawing**: G learns the points you painted. Press **Play** (or draw again and press "
             "**Use my drawing**).")
     return status, DRAWN, text
+
+
+def on_cures(ctx: AppContext, pack=1, mbstd=False, r1=0.0) -> dict:
+    """The cure fields, as typed, kept by a reset button's first step for the reset (the library checks them)."""
+    return {"pack": pack, "mbstd": mbstd, "r1": r1}
 
 
 def on_loss_defaults(ctx: AppContext, loss):
@@ -268,7 +281,7 @@ def _lesson_note(name: str | None, shown: dict):
     if lesson is None or lesson.playground is None:
         return gr.skip()
     own = _form_values(lesson.playground)
-    keys = [k for k in FORM_KEYS if k != "gp_lambda" or own["loss"] == "wgan-gp"]  # the penalty's weight: WGAN-GP's
+    keys = [k for k in (*FORM_KEYS, *CURE_KEYS) if k != "gp_lambda" or own["loss"] == "wgan-gp"]  # the penalty's weight: WGAN-GP's
     differ = [f"{FORM_LABELS[k]} {shown[k]:g}" if isinstance(shown[k], float) else f"{FORM_LABELS[k]} {shown[k]}"
               for k in keys if _differs(shown[k], own[k])]
     text = f"**{name}**: {lesson.text}"
@@ -299,7 +312,8 @@ def _form_values(cfg: PlaygroundConfig) -> dict:
     return {"dataset": cfg.dataset, "loss": cfg.loss, "optimizer": t.optimizer, "lr_g": t.lr_g, "lr_d": t.lr_d,
             "n_critic": t.n_critic, "batch_size": t.batch_size, "z_dim": cfg.z_dim, "z_dist": cfg.z_dist,
             "g_depth": cfg.g_depth, "g_width": cfg.g_width, "d_depth": cfg.d_depth, "d_width": cfg.d_width,
-            "spectral_norm": cfg.spectral_norm, "seed": cfg.seed, "gp_lambda": t.gp_lambda}
+            "spectral_norm": cfg.spectral_norm, "seed": cfg.seed, "gp_lambda": t.gp_lambda, "pack": t.pack,
+            "mbstd": t.mbstd, "r1": t.r1}
 
 
 def _slug(name: str) -> str:
@@ -409,6 +423,10 @@ def _layout_form(c: dict) -> SimpleNamespace:
             z_dim = gr.Radio([1, 2], value=c["z_dim"], label="noise dimensions")
             z_dist = gr.Radio(["normal", "uniform"], value=c["z_dist"], label="noise")
             spectral_norm = gr.Checkbox(value=c["spectral_norm"], label="spectral norm on D")
+            pack = gr.Number(c["pack"], label=FORM_LABELS["pack"], info="a whole number, 1 to 16; divides the batch",
+                             elem_id="pg-pack")
+            mbstd = gr.Checkbox(value=c["mbstd"], label=FORM_LABELS["mbstd"], elem_id="pg-mbstd")
+            r1 = gr.Number(c["r1"], label=FORM_LABELS["r1"], info="0 (off) to 1000", elem_id="pg-r1")
         with gr.Row():
             g_depth = gr.Slider(1, 8, value=c["g_depth"], step=1, label="G hidden layers")
             g_width = gr.Slider(4, 512, value=c["g_width"], step=4, label="G width")
@@ -416,6 +434,7 @@ def _layout_form(c: dict) -> SimpleNamespace:
             d_width = gr.Slider(4, 512, value=c["d_width"], step=4, label="D width")
     return SimpleNamespace(dataset=dataset, upload=upload, loss=loss, optimizer=optimizer, batch_size=batch_size,
                            seed=seed, gp_lambda=gp_lambda, z_dim=z_dim, z_dist=z_dist, spectral_norm=spectral_norm,
+                           pack=pack, mbstd=mbstd, r1=r1, cures=gr.State({k: c[k] for k in CURE_KEYS}),
                            g_depth=g_depth, g_width=g_width, d_depth=d_depth, d_width=d_width)
 
 
@@ -432,8 +451,8 @@ def _wire_controls(ctx: AppContext, w: SimpleNamespace) -> None:
     w.step_btn.click(bind(on_step, ctx), None, w.status_json, api_name="playground_step", **CONTROLS)
     w.step_d_btn.click(bind(on_step_d, ctx), None, w.status_json, api_visibility="private", **CONTROLS)
     w.step_g_btn.click(bind(on_step_g, ctx), None, w.status_json, api_visibility="private", **CONTROLS)
-    lesson_outputs = [w.lesson_text, w.image_btn, w.reset_lesson_btn, *(getattr(w, k) for k in FORM_KEYS),
-                      w.status_json]
+    lesson_outputs = [w.lesson_text, w.image_btn, w.reset_lesson_btn,
+                      *(getattr(w, k) for k in (*FORM_KEYS, *CURE_KEYS)), w.status_json]
     w.lesson_pick.change(bind(on_lesson, ctx), w.lesson_pick, lesson_outputs, api_name="playground_lesson",
                          **CONTROLS)
     w.reset_lesson_btn.click(bind(on_lesson, ctx), w.lesson_pick, lesson_outputs, api_visibility="private",
@@ -447,12 +466,17 @@ def _wire_form(ctx: AppContext, w: SimpleNamespace) -> None:
     """The two resets from the form and the live fields. Events with Slider inputs take their values raw
     (preprocess=False): the library checks them, and the drawing is preprocessed by its own component."""
     settings = [getattr(w, k) for k in SETTINGS]
+    # The cures go through w.cures (a State: not an argument of the endpoints), filled by the click's first step.
+    keep_cures = dict(fn=bind(on_cures, ctx), inputs=[w.pack, w.mbstd, w.r1], outputs=w.cures, preprocess=False,
+                      api_visibility="private", show_progress="hidden")
     reset = with_preprocessed(bind(on_reset, ctx), w.drawing, 2)
-    w.reset_btn.click(reset, [w.dataset, w.upload, w.drawing, *settings, w.lesson_pick],
-                      [w.status_json, w.lesson_text], api_name="playground_reset", preprocess=False, **CONTROLS)
+    w.reset_btn.click(**keep_cures).then(reset, [w.dataset, w.upload, w.drawing, *settings, w.lesson_pick, w.cures],
+                                         [w.status_json, w.lesson_text], api_name="playground_reset",
+                                         preprocess=False, **CONTROLS)
     use_drawing = with_preprocessed(bind(on_use_drawing, ctx), w.drawing, 0)
-    w.use_drawing_btn.click(use_drawing, [w.drawing, *settings], [w.status_json, w.dataset, w.lesson_text],
-                            api_name="playground_use_drawing", preprocess=False, **CONTROLS)
+    w.use_drawing_btn.click(**keep_cures).then(use_drawing, [w.drawing, *settings, w.cures],
+                                               [w.status_json, w.dataset, w.lesson_text],
+                                               api_name="playground_use_drawing", preprocess=False, **CONTROLS)
     w.loss.input(bind(on_loss_defaults, ctx), w.loss, [w.optimizer, w.lr_g, w.lr_d, w.n_critic, w.gp_lambda],
                  api_visibility="private")
     gr.on([w.lr_g.submit, w.lr_d.submit, w.n_critic.submit, w.lr_g.blur, w.lr_d.blur, w.n_critic.blur],

@@ -5,6 +5,10 @@ snapshot with a gr.Timer, so reloading or closing it never stops a run, and any 
 Named API endpoints: start_training, training_status, pause_training, resume_training, step_training,
 stop_training, save_training_model (each works with no arguments: the "DCGAN on MNIST" preset and the current run).
 The "Compare runs" section at the bottom (gan.ui.runs_view) adds compare_runs and delete_run.
+The three cures for mode collapse (packing, minibatch std, R1; CURE_FIELDS) reach start_training through a State
+that the Start click fills first (on_cures), not as inputs of their own, so the endpoint's arguments stay the ones
+scripts and raw HTTP callers send by position; an API caller gets them off (the command line and the library take
+them as --pack, --mbstd, --r1).
 
 Classroom mode (python app.py --classroom): only a browser that opened the teacher link (?teacher=TOKEN, kept in the
 browser afterwards) controls the runs; everyone else watches. Every control's endpoint takes `teacher_token` as its
@@ -54,9 +58,13 @@ NUMBER_ROWS = (("steps", "batch_size", "n_critic"), ("lr_g", "lr_d", "beta1", "b
 LIVE_FIELDS = ("lr_g", "lr_d", "n_critic", "augment")   # "Change while it runs" (gan.trainer.LIVE_SETTINGS)
 FIELD_LABELS = {**CHOICE_FIELDS, **NUMBER_FIELDS, "augment": "augment D's images", "device": "device",
                 "step": "Step", "fps": "checkpoints per second"}
+# The cures for mode collapse (gan.layers, gan.trainer): D's packing, its minibatch std, the R1 penalty.
+CURE_FIELDS = {"pack": "Packing (PacGAN): samples per D input", "mbstd": "Minibatch std in D",
+               "r1": "R1 penalty (gamma)"}
+FIELD_LABELS.update(CURE_FIELDS)
 PRESET_FIELDS = (*CHOICE_FIELDS, *NUMBER_FIELDS, "augment")   # what a preset fills in, in the form's order
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-if not set(PRESET_FIELDS) <= _CONFIG_FIELDS or not set(NUMBER_FIELDS) <= set(LIMITS):
+if not set(PRESET_FIELDS) | set(CURE_FIELDS) <= _CONFIG_FIELDS or not set(NUMBER_FIELDS) <= set(LIMITS):
     raise ImportError("the Train tab's fields must be TrainConfig fields with limits in gan.config.LIMITS")
 # The form's augment box turns on the DiffAugment paper's policy for small datasets (gan.augment).
 AUGMENT_POLICY = "translation,cutout"
@@ -105,14 +113,14 @@ def preset_values(name: str) -> dict:
     if name not in TRAIN_PRESETS:
         raise GanInputError(f"unknown preset {name!r}; choose one of: {', '.join(TRAIN_PRESETS)}")
     cfg = resolve_config(TrainConfig(**TRAIN_PRESETS[name]))
-    return {**{k: getattr(cfg, k) for k in PRESET_FIELDS}, "augment": bool(cfg.augment)}
+    return {**{k: getattr(cfg, k) for k in (*PRESET_FIELDS, *CURE_FIELDS)}, "augment": bool(cfg.augment)}
 
 
 # ---------------------------------------------------------------------------------------------- handlers
 def on_preset(ctx: AppContext, name):
     """A preset picked: fill the form with its choices and its loss's paper settings."""
     values = library(lambda: preset_values(name))
-    return [values[k] for k in PRESET_FIELDS]
+    return [values[k] for k in (*PRESET_FIELDS, *CURE_FIELDS)]
 
 
 def on_dataset(ctx: AppContext, dataset, arch):
@@ -131,13 +139,16 @@ def on_dataset(ctx: AppContext, dataset, arch):
 def on_start(ctx: AppContext, preset=DEFAULT_PRESET, dataset=None, upload=None, arch=None, loss=None,
              conditional=False, spectral_norm=False, steps=None, lr_g=None, lr_d=None, beta1=None, beta2=None,
              batch_size=None, n_critic=None, ema=None, seed=None, device="auto", augment=False,
-             teacher_token=""):
+             teacher_token="", cures=None):
     """Start a run with what the form says (the preset only fills the form). Gradio passes every value; an API
-    caller that leaves one out gets the form's default (the "DCGAN on MNIST" preset)."""
+    caller that leaves one out gets the form's default (the "DCGAN on MNIST" preset). `cures`: the page's
+    {"pack", "mbstd", "r1"} (on_cures; None or a key left out: off)."""
     classroom(ctx).check(teacher_token, "start a run")
+    cures = {"pack": 1, "mbstd": False, "r1": 0.0, **(cures or {})}
     form = dict(dataset=dataset, arch=arch, loss=loss, conditional=bool(conditional),
                 spectral_norm=bool(spectral_norm), steps=steps, lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2,
-                batch_size=batch_size, n_critic=n_critic, ema=ema, seed=seed, device=device or "auto")
+                batch_size=batch_size, n_critic=n_critic, ema=ema, seed=seed, device=device or "auto",
+                pack=cures["pack"], mbstd=bool(cures["mbstd"]), r1=cures["r1"])
     run = library(lambda: _start_run(ctx, form, upload, augment))
     publish_live(ctx, run)
     return run.view().to_status(), gr.update(choices=_run_choices(ctx), value=run.id)
@@ -147,7 +158,7 @@ def _start_run(ctx: AppContext, form: dict, upload, augment):
     """The form's values as a TrainConfig, each number checked by the library (an empty field is refused, not
     taken for "the loss's preset" as None means in a TrainConfig); an upload is staged first and removed again if
     the run is refused."""
-    numbers = {name: check_number(name, form[name]) for name in NUMBER_FIELDS}
+    numbers = {name: check_number(name, form[name]) for name in (*NUMBER_FIELDS, "pack", "r1")}
     cfg = TrainConfig(**{**form, **numbers}, augment=_augment_policy(augment), sample_every=250,
                       checkpoint_every=250, log_every=10)
     staged = None
@@ -159,6 +170,12 @@ def _start_run(ctx: AppContext, form: dict, upload, augment):
         if staged is not None:          # a refused upload is not kept in the runs folder
             staged.unlink(missing_ok=True)
         raise
+
+
+def on_cures(ctx: AppContext, pack=1, mbstd=False, r1=0.0) -> dict:
+    """The cure fields as the Start click's first step keeps them for start_training (checked there, with the
+    rest of the form)."""
+    return {"pack": pack, "mbstd": bool(mbstd), "r1": r1}
 
 
 def on_status(ctx: AppContext, run_id: str = "") -> dict:
@@ -455,6 +472,12 @@ def _layout_form(w: SimpleNamespace, p: dict, teacher: bool) -> None:
         w.spectral_norm = gr.Checkbox(value=p["spectral_norm"], label=FIELD_LABELS["spectral_norm"])
         w.augment = gr.Checkbox(value=p["augment"], label=f"{FIELD_LABELS['augment']} (DiffAugment, for small "
                                 "datasets)", elem_id="train-augment")
+    with gr.Row():  # cures for mode collapse, in D's shape and loss (off by default)
+        w.pack = _number("pack", p["pack"], elem_id="train-pack")
+        w.mbstd = gr.Checkbox(value=p["mbstd"], label=FIELD_LABELS["mbstd"], info="mlp and dcgan; progan has one",
+                              elem_id="train-mbstd")
+        w.r1 = _number("r1", p["r1"], elem_id="train-r1")
+    w.cures = gr.State({"pack": p["pack"], "mbstd": p["mbstd"], "r1": p["r1"]})
     w.numbers = {}
     with gr.Accordion("Hyperparameters", open=False):
         for row in NUMBER_ROWS:
@@ -538,7 +561,7 @@ def _wire_form(ctx: AppContext, w: SimpleNamespace) -> None:
     numbers = [w.numbers[name] for name in NUMBER_FIELDS]      # in the endpoint's order, not the layout's
     w.form = [w.preset, w.dataset, w.upload, w.arch, w.loss, w.conditional, w.spectral_norm, *numbers, w.device,
               w.augment]
-    filled = [w.dataset, w.arch, w.loss, w.conditional, w.spectral_norm, *numbers, w.augment]
+    filled = [w.dataset, w.arch, w.loss, w.conditional, w.spectral_norm, *numbers, w.augment, w.pack, w.mbstd, w.r1]
     w.preset.change(bind(on_preset, ctx), w.preset, filled, api_visibility="private")
     w.dataset.change(bind(on_dataset, ctx), [w.dataset, w.arch],
                      [w.upload, w.arch, w.conditional, w.augment, w.dataset_note], show_progress="hidden",
@@ -559,8 +582,11 @@ def _wire_controls(ctx: AppContext, w: SimpleNamespace, watch: dict) -> None:
     """Start and the run's controls (named endpoints, the teacher token last), Apply, Save and Delete; after
     each the page shows the new state (and buttons) at once."""
     token = w.teacher_box
-    w.start_btn.click(bind(on_start, ctx), [*w.form, token], [w.status_json, w.run_pick], api_name="start_training",
-                      concurrency_id="train-control").then(**watch)
+    # The cures go through w.cures (a State: not an argument of the endpoint), filled by the click's first step.
+    w.start_btn.click(bind(on_cures, ctx), [w.pack, w.mbstd, w.r1], w.cures, api_visibility="private",
+                      show_progress="hidden").then(
+        bind(on_start, ctx), [*w.form, token, w.cures], [w.status_json, w.run_pick], api_name="start_training",
+        concurrency_id="train-control").then(**watch)
     for btn, fn, api in ((w.pause_btn, on_pause, "pause_training"), (w.resume_btn, on_resume, "resume_training"),
                          (w.step_btn, on_step, "step_training"), (w.stop_btn, on_stop, "stop_training")):
         btn.click(bind(fn, ctx), [w.run_pick, token], w.status_json, api_name=api, concurrency_id="train-control",
