@@ -41,6 +41,7 @@ DEFAULT_N_POINTS = 2500   # generated 2-D points (PacGAN samples 2,500)
 K_NEAREST = 3             # precision / recall neighbourhood size
 COVERED_SHARE = 0.01      # a class is covered with at least 1% of the samples
 HQ_STDS = 3.0             # a 2-D sample is high quality within 3 sigma of a mode
+MODE_SHARE = 0.2          # the benchmarks' covered mode: a fifth of its expected share of samples, high quality
 MAX_FLOOR_SPLIT = 10_000  # real training images embedded for the floor
 # Which classifier judges which dataset (both MNIST datasets are the same digits).
 # The monitor's verdict (monitor_verdict). Class figures only mean something once the samples look like real
@@ -131,8 +132,12 @@ def class_figures(probs: torch.Tensor, real_prior: torch.Tensor) -> dict:
 
 
 def mode_figures(points: np.ndarray, modes: np.ndarray, mode_std: float, weights: np.ndarray | None = None,
-                 n_stds: float = HQ_STDS) -> dict:
-    """PacGAN's 2-D figures for points (N, 2) against mixture centres (K, 2) of standard deviation mode_std."""
+                 n_stds: float = HQ_STDS, min_share: float = 0.0) -> dict:
+    """PacGAN's 2-D figures for points (N, 2) against mixture centres (K, 2) of standard deviation mode_std, with
+    mixture weights (default: equal). A mode is covered when its high-quality samples (within n_stds sigma of it)
+    are more than min_share of its expected count, weights[k] * N: 0 (the Playground's and the lessons' count: one
+    sample is enough) or MODE_SHARE, a fifth, which the benchmarks use so that a G which drops a mode but lets a
+    few samples stray into it does not get the mode counted."""
     points, modes = np.asarray(points, dtype=np.float64), np.asarray(modes, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
         raise GanInputError("2-D metrics need an (N, 2) array of points")
@@ -145,7 +150,8 @@ def mode_figures(points: np.ndarray, modes: np.ndarray, mode_std: float, weights
     weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
     nz = share > 0
     reverse_kl = float((share[nz] * np.log(share[nz] / weights[nz])).sum())
-    return {"modes_covered": int((hq_per_mode > 0).sum()), "n_modes": k,
+    covered = hq_per_mode > 0 if min_share <= 0 else hq_per_mode >= min_share * weights * len(points)
+    return {"modes_covered": int(covered.sum()), "n_modes": k,
             "high_quality": round(float(good.mean()), 4), "reverse_kl": round(max(reverse_kl, 0.0), 4),
             "mode_histogram": [int(c) for c in hq_per_mode]}
 
