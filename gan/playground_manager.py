@@ -215,6 +215,7 @@ class PlaygroundSession:
         self._config = lessons.get(DEFAULT_LESSON).playground
         self._pg: Playground | None = None
         self.lesson: str | None = DEFAULT_LESSON
+        self.stop_at: int | None = lessons.get(DEFAULT_LESSON).steps   # a lesson's budget: play pauses there once
         self.playing = False
         self.frame: np.ndarray | None = None
         self.frame_id = 0                      # frames drawn so far
@@ -315,6 +316,7 @@ class PlaygroundSession:
                         self._pg.reset(config, dataset=dataset)
                 self._config = config
             self.lesson = lesson
+            self.stop_at = lessons.get(lesson).steps if lesson else None
             self.fps = self.steps_per_s = 0.0
             self._frame_times.clear()
             self._figures_at = -1e9
@@ -421,10 +423,15 @@ class PlaygroundSession:
             # at least as long training as drawing: on a crowded server a frame may take longer than frame_every
             every = self._shared.frame_every
             budget = max(every - self._render_s, self._render_s, 0.01) if watched else every
+            stop = self.stop_at
             while time.perf_counter() - t0 < budget and self.playing:   # a Pause ends the turn at once
+                if stop is not None and pg.step >= stop:
+                    break
                 pg.step_both(1)
                 steps += 1
             self._stale = True
+            if stop is not None and pg.step >= stop:
+                self._end_of_lesson(stop)
             if watched:
                 r0 = time.perf_counter()
                 self.render()
@@ -439,6 +446,16 @@ class PlaygroundSession:
             with self.lock:
                 self.status_text = f"stopped: {e}"
                 self.version += 1
+
+    def _end_of_lesson(self, step: int) -> None:
+        """The lesson's step budget is reached: pause there (once per reset; Play goes on past it) and say what
+        to look at, so no student has to catch the moment by hand."""
+        self.playing = False
+        self.stop_at = None
+        lesson = lessons.LESSONS.get(self.lesson or "")
+        look = f" {lesson.look}" if lesson is not None and lesson.look else ""
+        self._set_notice(f"Paused at step {step}, the end of this lesson.{look} Press Play to go on.")
+        self._bump()
 
     def close(self) -> None:
         """Stop for good (the session is being dropped): out of the line, no more turns."""

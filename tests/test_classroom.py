@@ -87,9 +87,9 @@ def test_two_browsers_two_lessons_reset_and_reload(two, classroom):
     tab of the same browser, show that browser's own Playground."""
     demo, url = classroom
     a, b = two
-    _pick(b, "Spectral norm")                                 # 8 modes on a ring
-    expect(b.locator("#pg-status")).to_contain_text("/8,", timeout=30_000)
-    expect(a.locator("#pg-status")).to_contain_text("/25,")   # A still shows its Mode collapse (25 modes)
+    _pick(b, "Wasserstein + gradient penalty")                # 25 modes on a grid
+    expect(b.locator("#pg-status")).to_contain_text("/25,", timeout=30_000)
+    expect(a.locator("#pg-status")).to_contain_text("/8,")    # A still shows its Mode collapse (a ring of 8)
     a.locator("#pg-play").click()
     _step_at_least(a, 3)
     assert _step(b) == 0 and "paused" in b.locator("#pg-status").inner_text()
@@ -107,17 +107,17 @@ def test_two_browsers_two_lessons_reset_and_reload(two, classroom):
     a.reload()                                                # the same browser: the same Playground, still playing
     expect(a.locator("#pg-status")).to_contain_text("playing", timeout=30_000)
     a.evaluate(WATCH_ERRORS_JS)
-    expect(a.locator("#pg-status")).to_contain_text("/25,")
+    expect(a.locator("#pg-status")).to_contain_text("/8,")
     assert _step(a) >= played
     second = a.context.new_page()                             # a second tab of browser A: A's Playground too
     try:
         second.goto(url)
         expect(second.locator("#pg-status")).to_contain_text("playing", timeout=30_000)
-        expect(second.locator("#pg-status")).to_contain_text("/25,")
+        expect(second.locator("#pg-status")).to_contain_text("/8,")
         assert _step(second) >= played
     finally:
         second.close()
-    assert _step(b) == 0 and "/8," in b.locator("#pg-status").inner_text()
+    assert _step(b) == 0 and "/25," in b.locator("#pg-status").inner_text()
     assert len(demo.ganscope.playgrounds) == 2     # two browsers, three pages: two Playgrounds
     a.locator("#pg-pause").click()
     expect(a.locator("#pg-status")).to_contain_text("paused", timeout=30_000)

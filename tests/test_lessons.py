@@ -21,13 +21,6 @@ from gan.playground import Playground
 SEEDS = (0, 1, 2)
 
 
-def _loss_swing(pg: Playground, n: int = 100) -> float:
-    """Mean change of G's loss from one step to the next over the last n steps."""
-    pg._materialise()
-    g = np.array([h["loss_g"] for h in pg.history if "loss_g" in h][-n:])
-    return float(np.abs(np.diff(g)).mean())
-
-
 def _critic_grad_norm(pg: Playground) -> float:
     """Mean |grad_x D| at generated points."""
     with torch.no_grad():
@@ -79,13 +72,13 @@ def test_lessons_are_reproducible():
 
 
 def test_wgan_gp_covers_more_modes_than_the_collapsing_gan():
-    """Measured at 120 steps, seeds 0-4: the plain GAN covered 2, 9, 4, 4, 4 of 25 modes (reverse KL 0.69-1.43),
-    WGAN-GP 22, 18, 21, 20, 17 (reverse KL 0.02-0.07), its critic's slope at G's points 1.2-2.2. At the lessons'
-    1,500 steps the plain GAN covers 11-22 depending on seed and CPU: the lesson's own claim is left to the lessons
-    issue, and this test asserts the gap, which holds on every seed."""
+    """Measured at 120 steps, seeds 0-4: the plain GAN (the lesson's settings with the non-saturating loss, one D
+    step) covered 2, 9, 4, 4, 4 of 25 modes (reverse KL 0.69-1.43), WGAN-GP 22, 18, 21, 20, 17 (reverse KL
+    0.02-0.07), its critic's slope at G's points 1.2-2.2. The gap holds on every seed."""
     steps = 120
-    plain = [_trained("Mode collapse", steps, s).figures() for s in SEEDS]
-    wgan = [_trained("Wasserstein + gradient penalty", steps, s) for s in SEEDS]
+    name = "Wasserstein + gradient penalty"
+    plain = [_trained(name, steps, s, loss="bce", n_critic=1, gp_lambda=None, beta2=0.999).figures() for s in SEEDS]
+    wgan = [_trained(name, steps, s) for s in SEEDS]
     w = [pg.figures() for pg in wgan]
     assert _median(f["modes_covered"] for f in w) >= 15                       # of 25
     assert _median(f["modes_covered"] for f in w) >= _median(f["modes_covered"] for f in plain) + 8
@@ -95,41 +88,42 @@ def test_wgan_gp_covers_more_modes_than_the_collapsing_gan():
     assert 0.5 < _median(_critic_grad_norm(pg) for pg in wgan) < 4.0
 
 
-def test_spectral_norm_keeps_d_lipschitz_and_covers_more_of_the_ring():
-    """Measured at 100 steps, seeds 0-4: with spectral norm and hinge 6, 6, 7, 3, 7 of 8 modes; plain GAN 1, 2, 1,
-    0, 0."""
-    name, steps = "Spectral norm", 100
-    sn = [_trained(name, steps, s) for s in SEEDS]
-    plain = [_trained(name, steps, s, spectral_norm=False, loss="bce") for s in SEEDS]
-    covered_sn = _median(pg.figures()["modes_covered"] for pg in sn)
-    assert covered_sn >= 5                                                   # of 8
-    assert covered_sn >= _median(pg.figures()["modes_covered"] for pg in plain) + 3
-    for m in sn[0].trainer.D.modules():                                      # a property of the layer, any seed
+# The 2-D lessons whose claims the tests check at the lessons' own budgets; WGAN-GP's 1,500 steps of 5 critic updates
+# (~40 s a seed) are left to benchmarks/lessons.py, and its test above asserts the gap at 120 steps.
+AT_BUDGET = ["Mode collapse", "Cure: packing", "Spectral norm", "Discriminator too strong: vanishing gradients",
+             "Learning rate too high: oscillation"]
+
+
+@pytest.mark.parametrize("name", AT_BUDGET)
+def test_each_lesson_shows_what_it_claims_at_its_budget_on_most_seeds(name):
+    """The lesson's declared claims (gan.lessons) at its step budget hold on at least 2 of 3 seeds; the
+    benchmark asks 4 of 5, with 1 and 2 threads. Measured figures are in the README's lessons table."""
+    results = []
+    for seed in SEEDS:
+        held, figures, failed = lessons.check_claims(name, lessons.run_lesson(name, seed=seed))
+        results.append((held, {c.figure: round(figures[c.figure], 4) for c in lessons.get(name).claims}))
+    assert sum(held for held, _ in results) >= 2, results
+
+
+def test_spectral_norm_keeps_d_lipschitz():
+    for m in lessons.playground_for("Spectral norm").trainer.D.modules():   # a property of the layer, any seed
         if isinstance(m, torch.nn.Linear):
             assert float(torch.linalg.matrix_norm(m.weight.detach(), ord=2)) == pytest.approx(1.0, abs=0.1)
 
 
-def test_a_too_strong_discriminator_leaves_g_without_gradient():
-    """Measured at 50 steps, seeds 0-4: D(G(z)) < 1e-4 and G's gradient < 1e-4 of a healthy run's, every seed."""
-    name, steps = "Discriminator too strong: vanishing gradients", 50
-    strong = [_trained(name, steps, s) for s in SEEDS]
-    healthy = [_trained(name, steps, s, loss="bce", lr_g=1e-3, lr_d=1e-3, n_critic=1) for s in SEEDS]
-
-    def d_fake(pg):
-        with torch.no_grad():
-            return float(torch.sigmoid(pg.trainer.D(pg.trainer.G(pg.fixed_z))).mean())
-
-    assert _median(d_fake(pg) for pg in strong) < 0.02                       # D is certain
-    ratios = [lessons.g_gradient_norm(a) / lessons.g_gradient_norm(b) for a, b in zip(strong, healthy)]
-    assert _median(ratios) < 0.1
+def test_packing_is_the_only_change_between_collapse_and_its_cure():
+    plain, cure = lessons.get("Mode collapse").playground, lessons.get("Cure: packing").playground
+    differ = {f.name for f in dataclasses.fields(plain) if getattr(plain, f.name) != getattr(cure, f.name)}
+    assert differ == {"pack"} and cure.pack == 2
+    assert lessons.get("Cure: packing").steps == lessons.get("Mode collapse").steps
 
 
-def test_a_too_high_learning_rate_makes_the_losses_swing():
-    """Measured at 150 steps, seeds 0-4: G's loss swings 21, 21, 20, 6.5, 57 times as much as at lr 1e-3."""
-    name, steps = "Learning rate too high: oscillation", 150
-    ratios = [_loss_swing(_trained(name, steps, s)) / _loss_swing(_trained(name, steps, s, lr_g=1e-3, lr_d=1e-3))
-              for s in SEEDS]
-    assert _median(ratios) > 3
+def test_claims_read_and_judge_as_written():
+    c = lessons.Claim("modes_covered", "<=", 3)
+    assert str(c) == "modes covered ≤ 3" and c.holds({"modes_covered": 3}) and not c.holds({"modes_covered": 4})
+    assert lessons.Claim("reverse_kl", ">=", 1.0).holds({"reverse_kl": 2.08})
+    assert [str(x) for x in lessons.failed_claims("Mode collapse", {"reverse_kl": 0.2, "modes_covered": 8})] == [
+        "reverse KL ≥ 1", "modes covered ≤ 3"]
 
 
 def test_the_mnist_pair_differs_only_in_gs_learning_rate_and_momentum():
@@ -142,3 +136,46 @@ def test_the_mnist_pair_differs_only_in_gs_learning_rate_and_momentum():
     assert figures["step"] == 2 and 1 <= figures["classes_covered"] <= 10 and figures["class_kl"] >= 0
     with pytest.raises(GanInputError, match="2-D lesson"):
         lessons.train_config("Mode collapse")
+
+
+def test_a_playing_lesson_pauses_at_its_budget_and_says_what_to_look_at():
+    """A student need not catch the moment: the session stops at exactly the lesson's step budget, once, with the
+    lesson's "what to look at"; Play then goes on past it, and a run from the form (no lesson) never pauses so."""
+    import time
+
+    from gan.playground_manager import PlaygroundSession
+
+    name = "Discriminator too strong: vanishing gradients"
+    lesson = lessons.get(name)
+    s = PlaygroundSession()
+    try:
+        s.reset(lesson.playground, lesson=name)
+        s.play()
+        end = time.monotonic() + 60
+        while s.playing or not s.parked:
+            assert time.monotonic() < end, "the lesson did not pause at its budget"
+            time.sleep(0.02)
+        assert s.pg.step == lesson.steps
+        assert f"Paused at step {lesson.steps}, the end of this lesson." in s.status()["message"]
+        assert lesson.look and lesson.look in s.status()["message"]
+        s.play()                                            # goes on past the budget, no second pause
+        end = time.monotonic() + 60
+        while s.pg.step < lesson.steps + 20:
+            assert time.monotonic() < end, "Play did not go on past the lesson's budget"
+            time.sleep(0.02)
+        assert s.playing
+        s.pause()
+        s.reset(dataclasses.replace(lesson.playground), lesson=None)   # the form's reset: no budget
+        assert s.stop_at is None
+    finally:
+        s.close()
+
+
+def test_every_2d_lesson_sets_all_its_settings_itself():
+    """A lesson never takes the Playground's defaults: changing those cannot change what a lesson shows."""
+    for lesson in lessons.LESSONS.values():
+        if lesson.playground is not None:
+            unset = [f.name for f in dataclasses.fields(lesson.playground) if getattr(lesson.playground, f.name) is None
+                     and not (f.name == "gp_lambda" and lesson.playground.loss != "wgan-gp")]
+            assert not unset, (lesson.name, unset)
+            assert lesson.claims and lesson.look, lesson.name

@@ -61,7 +61,7 @@ def test_mode_collapse_lesson_plays_and_pauses(page, playground_url):
     view = page.locator("#pg-view img")
     expect(view).to_be_visible(timeout=30_000)
     page.locator("#pg-reset-lesson").click()     # the dropdown shows "Mode collapse": a fresh run of it
-    expect(page.locator("#pg-lesson-text")).to_contain_text("leave whole rows or columns of modes empty", timeout=30_000)
+    expect(page.locator("#pg-lesson-text")).to_contain_text("leaving the rest of the ring empty", timeout=30_000)
     expect(page.locator("#pg-status")).to_contain_text("step 0 ", timeout=30_000)
     before = view.get_attribute("src")
 
@@ -243,3 +243,22 @@ def test_drawing_points_is_one_step_on_a_large_canvas(page, playground_url):
     assert (abs(y - mid) < 0.2 * (y.max() - y.min())).sum() < 50
     page.get_by_text("Data and model (press Reset with my settings to apply)").click()
     expect(page.locator("#pg-data input")).to_have_value("drawn by hand", timeout=30_000)
+
+
+def test_a_lesson_pauses_itself_at_its_budget_and_says_what_to_look_at(page, playground_url):
+    """In the page: Play on a lesson stops at exactly its step budget, and the status says what to look at."""
+    from gan import lessons
+
+    name = "Discriminator too strong: vanishing gradients"
+    lesson = lessons.get(name)
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    page.locator("#pg-lesson input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    _until(lambda: mine().lesson == name)
+    page.locator("#pg-play").click()
+    status = page.locator("#pg-status")
+    expect(status).to_contain_text(f"Paused at step {lesson.steps}, the end of this lesson.", timeout=60_000)
+    expect(status).to_contain_text(lesson.look[:40], timeout=10_000)
+    expect(status).to_contain_text(f"step {lesson.steps} ", timeout=10_000)
+    assert mine().pg.step == lesson.steps and not mine().playing
