@@ -179,9 +179,8 @@ class Playground:
             if config.d_depth != config.g_depth:
                 # ModelConfig has one depth for both nets; the playground lets D differ, so it rebuilds D here.
                 torch.manual_seed(config.seed + 1)
-                trainer.D = build_discriminator(dataclasses.replace(trainer.model_config, depth=config.d_depth))
-                trainer.d_step_fn = trainer.D
-                trainer.opt_d = trainer._optimizer(trainer.D, trainer.cfg.lr_d)
+                trainer.replace_discriminator(
+                    build_discriminator(dataclasses.replace(trainer.model_config, depth=config.d_depth)))
             self.config = config
             self.trainer = trainer
             self.d_steps = 0

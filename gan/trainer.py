@@ -194,6 +194,15 @@ class Trainer:
         self.wall_before = 0.0       # wall time of earlier sessions of a resumed run
         self._last_flush_time = time.perf_counter()
 
+    def replace_discriminator(self, D: nn.Module) -> None:
+        """Train `D` instead of the D built from the model config (the Playground's D may be deeper or shallower
+        than G): every path to D moves with it, the step's, the penalties' (gradient penalty, R1) and the
+        optimizer's. A penalty computed on the old D would change nothing the optimizer updates."""
+        self.D = D.to(self.device)
+        self.d_step_fn = torch.compile(self.D) if self.cfg.compile else self.D
+        self.d_penalty_fn = self.D
+        self.opt_d = self._optimizer(self.D, self.cfg.lr_d)
+
     # ------------------------------------------------------------------------------------------ pieces
     def _optimizer(self, module: nn.Module, lr: float) -> torch.optim.Optimizer:
         if self.cfg.optimizer == "rmsprop":

@@ -404,3 +404,22 @@ def test_the_pages_carry_the_cures_from_the_form_to_the_run(browser, weights_dir
     finally:
         demo.ganscope.playgrounds.close()
         demo.close()
+
+
+@pytest.mark.parametrize("settings", [dict(r1=100.0), dict(loss="wgan-gp", gp_lambda=100.0)])
+def test_a_playground_d_deeper_or_shallower_than_g_is_the_one_penalised(settings):
+    """The Playground rebuilds D when its depth differs from G's (Trainer.replace_discriminator): the penalties
+    must act on that D. They once went to the D it replaced, which no optimizer trained, so R1 and the gradient
+    penalty changed nothing there."""
+    from gan.playground import Playground, PlaygroundConfig
+
+    def d_weights(**changes):
+        pg = Playground(PlaygroundConfig(dataset="ring8", g_depth=3, d_depth=2, g_width=16, d_width=16,
+                                         batch_size=32, **changes))
+        assert pg.trainer.d_penalty_fn is pg.trainer.D and pg.trainer.d_step_fn is pg.trainer.D
+        for _ in range(3):
+            pg.trainer.d_step()
+        return torch.cat([p.detach().flatten() for p in pg.trainer.D.parameters()])
+
+    off = {k: (0.0 if k == "r1" else 0.01 if k == "gp_lambda" else v) for k, v in settings.items()}
+    assert (d_weights(**settings) - d_weights(**off)).abs().max() > 1e-4
