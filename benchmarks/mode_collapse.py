@@ -35,7 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PAPER = dict(g_depth=4, g_width=400, d_depth=3, d_width=200, z_dim=2, batch_size=100, optimizer="adam",
-             lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999, n_critic=1)
+             lr_g=1e-3, lr_d=1e-3, beta1=0.5, beta2=0.999, n_critic=1, ema=0.0)   # no EMA in PacGAN: G itself
 ROWS = {
     "GAN": dict(loss="bce"),
     "GAN + pack 2": dict(loss="bce", pack=2),
@@ -115,6 +115,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--json", action="store_true", help="print the per-run results and the summary as JSON")
     p.add_argument("--results", default=None, help="a JSON-lines file: append each run, skip the runs in it")
+    p.add_argument("--report", action="store_true", help="with --results: print the table of the runs in the file "
+                                                          "(of the seeds, rows and datasets asked for), run nothing")
     args = p.parse_args(argv)
     import torch
 
@@ -133,6 +135,8 @@ def main(argv=None) -> int:
         for row in args.rows:
             for seed in args.seeds:
                 r = done.get((dataset, row, seed, args.steps))
+                if r is None and args.report:
+                    continue
                 if r is None:
                     r = run(dataset, row, seed, args.steps)
                     if args.results:

@@ -195,7 +195,8 @@ class TrainConfig:
     n_critic: int | None = setting(None, "D updates per G update", "optimisation")
     gp_lambda: float | None = setting(None, "gradient penalty weight (wgan-gp)", "optimisation")
     clip: float | None = setting(None, "weight clipping bound (wgan)", "optimisation")
-    ema: float = setting(0.999, "EMA decay of G's weights; 0 turns it off", "optimisation")
+    ema: float | None = setting(None, "EMA decay of G's weights; 0 turns it off (default: 0.999 for images, 0.99 "
+                                      "for 2-D points)", "optimisation")
     seed: int = setting(0, "seed of the weights, the batches and the noise (default: %(default)s)")
     image_size: int | None = setting(None, "resize images to this size (28, 32 or 64 for dcgan)", "model")
     background: str = setting("white", "colour that transparent pixels of your images (folder:, zip:) are laid "

@@ -16,6 +16,10 @@ the picture does not jump while training:
             stretches its noise space onto the data;
   curves    losses, and the PacGAN figures (modes covered, high-quality share, reverse KL) when the data has modes,
             with a dashed marker at every live change of a learning rate or of D's steps per G step.
+"G" in the views and figures is the generator gan.train samples from: the EMA of G's weights when the config has
+one (PlaygroundConfig.ema, on by default, as on the command line), else G itself; the arrows are D's push at the
+points shown, and G's update follows D's push at its own (raw) points, which the EMA trails by about 1 / (1 - ema)
+steps once past its warm-up.
 compose_frame lays them out for the page: field and manifold side by side, the curves under them at the same total
 width (each view 480 px wide on a 1400 px page, text 14 px, readable on a projector).
 Colours are gan.viz's colour-blind-safe palette (Okabe-Ito), and everything told apart by colour is also told apart
@@ -40,6 +44,8 @@ from gan.errors import FieldError, GanInputError
 from gan.latent import sample_z
 from gan.losses import scores_are_probabilities
 from gan.models import build_discriminator
+from gan.trainer import POINTS_DEFAULTS
+from gan.uploads import check_distinct_points
 from gan.viz import FAKE_RGB, OKABE_ITO, REAL_RGB, draw_markers, marker_size, plot_bounds, to_pixels
 
 POINT_CHOICES = [name for name in DATASETS if is_points_dataset(name)]   # ring8, grid25, spiral, moons (gan.data)
@@ -88,17 +94,22 @@ class PlaygroundConfig:
     n_critic: int | None = None
     gp_lambda: float | None = None
     batch_size: int | None = None
-    z_dim: int = 2                      # the playground offers 1 or 2 (the library accepts up to 16)
+    # The networks' sizes are the command line's 2-D defaults (gan.trainer.POINTS_DEFAULTS), D's depth included
+    z_dim: int = POINTS_DEFAULTS["z_dim"]   # the playground offers 1 or 2 (the library accepts up to 16)
     z_dist: str = "normal"              # normal or uniform
-    g_depth: int = 3
-    g_width: int = 128
-    d_depth: int = 3
-    d_width: int = 128
+    g_depth: int = POINTS_DEFAULTS["depth"]
+    g_width: int = POINTS_DEFAULTS["g_width"]
+    d_depth: int = POINTS_DEFAULTS["depth"]
+    d_width: int = POINTS_DEFAULTS["d_width"]
     spectral_norm: bool = False
     seed: int = 0
     pack: int = 1                       # PacGAN: D judges this many points at once (gan.layers.pack_samples)
     mbstd: bool = False                 # D's minibatch standard-deviation feature (gan.layers.MinibatchStd)
     r1: float = 0.0                     # R1 penalty weight gamma on D's gradient at real points; 0: off
+    # EMA decay of G's weights; None takes the 2-D default, as on the command line (gan.trainer.POINTS_DEFAULTS
+    # says why it is on). The views, arrows and figures show the EMA G when it is on, the generator gan.train
+    # samples from. A lesson that steps G by hand and wants each step seen whole sets 0.
+    ema: float | None = None
 
     def train_config(self) -> TrainConfig:
         """The Trainer's config. The playground's own sizes are checked here (FieldError: a page names the field
@@ -111,7 +122,7 @@ class PlaygroundConfig:
         return TrainConfig(
             dataset=self.dataset, arch="mlp", loss=self.loss, steps=10_000_000, batch_size=self.batch_size,
             lr_g=self.lr_g, lr_d=self.lr_d, beta1=self.beta1, beta2=self.beta2, optimizer=self.optimizer,
-            n_critic=self.n_critic, gp_lambda=self.gp_lambda, ema=0.0, seed=self.seed, z_dim=self.z_dim,
+            n_critic=self.n_critic, gp_lambda=self.gp_lambda, ema=self.ema, seed=self.seed, z_dim=self.z_dim,
             z_dist=self.z_dist, g_width=self.g_width, d_width=self.d_width, depth=self.g_depth,
             spectral_norm=self.spectral_norm, pack=self.pack, mbstd=self.mbstd, r1=self.r1,
             n_samples=N_SHOWN_FAKE, device="cpu", log_every=1)
@@ -137,6 +148,7 @@ def points_dataset(points: np.ndarray, name: str = "drawn") -> Dataset:
         raise GanInputError("points must be an (N, 2) array with at least 2 rows")
     if not np.isfinite(pts).all():
         raise GanInputError("points must be finite numbers")
+    check_distinct_points(pts, "the points")
     return _points(name, pts)
 
 
@@ -247,12 +259,13 @@ class Playground:
                 self._record({"loss_d": values["loss_d"]})
 
     def step_g(self, n: int = 1) -> None:
-        """n generator updates, D frozen."""
+        """n generator updates, D frozen (and the EMA G updated, as Trainer.step does)."""
         with self.lock:
             for _ in range(n):
                 values = self.trainer.g_step()
                 self.g_steps += 1
                 self.trainer.step_count += 1
+                self.trainer.ema_step()
                 self._record({"loss_g": values["loss_g"]})
 
     def step_both(self, n: int = 1) -> None:
@@ -286,11 +299,17 @@ class Playground:
             self.history = self.history[::2]
 
     # ------------------------------------------------------------------------------------ figures
+    @property
+    def shown_G(self) -> torch.nn.Module:
+        """The generator every view, arrow and figure shows: the EMA G when the config has an EMA (as gan.train
+        samples from it), else G itself."""
+        return self.trainer.G_ema if self.trainer.cfg.ema > 0 else self.trainer.G
+
     @torch.no_grad()
     def generate(self, z: torch.Tensor | None = None, data_units: bool = False) -> np.ndarray:
-        """G's points for the given noise (default: the fixed noise of the field view)."""
+        """The shown G's points for the given noise (default: the fixed noise of the field view)."""
         with self.lock:
-            G = self.trainer.G
+            G = self.shown_G
             x = G(self.fixed_z if z is None else z)
             if data_units:
                 x = G.to_data_units(x)
@@ -383,7 +402,7 @@ class Playground:
             dot = marker_size(size)
             draw_markers(canvas, self._to_pixels(self.real_shown, size), REAL_RGB, "disc", dot)
             with torch.no_grad():
-                fake_t = self.trainer.G(self.fixed_z)
+                fake_t = self.shown_G(self.fixed_z)
             fake_px = self._to_pixels(fake_t.numpy(), size)
             draw_markers(canvas, fake_px, FAKE_RGB, "square", dot + 2)
             img = Image.fromarray(canvas)
@@ -410,7 +429,7 @@ class Playground:
             canvas = np.full((size, size, 3), 250, np.uint8)
             draw_markers(canvas, self._to_pixels(self.real_shown, size), MANIFOLD_REAL_RGB, "disc", marker_size(size))
             with torch.no_grad():
-                pts = self._to_pixels(self.trainer.G(self.manifold_z).numpy(), size)
+                pts = self._to_pixels(self.shown_G(self.manifold_z).numpy(), size)
             img = Image.fromarray(canvas)
             draw = ImageDraw.Draw(img)
             pts = np.clip(pts, -size, 2 * size)

@@ -317,6 +317,7 @@ class PlaygroundSession:
                 self._config = config
             self.lesson = lesson
             self.stop_at = lessons.get(lesson).steps if lesson else None
+            self._set_notice("")                # a notice of the run before (its lesson's end) is not this one's
             self.fps = self.steps_per_s = 0.0
             self._frame_times.clear()
             self._figures_at = -1e9

@@ -216,6 +216,9 @@ def read_points_csv(path: str | Path) -> np.ndarray:
         raise GanInputError(f"no such CSV file: {str(path)!r}")
     if p.stat().st_size > MAX_CSV_BYTES:
         raise GanInputError(f"{p.name} is larger than {MAX_CSV_BYTES // 2 ** 20} MB")
+    lines = _count_lines(p)
+    if lines > MAX_CSV_ROWS + 1:   # one line more for a header; counted before any is parsed, so a huge file is quick
+        raise GanInputError(f"{p.name} has more than {MAX_CSV_ROWS:,} rows ({lines:,} lines)")
     rows = []
     with open(p, encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, 1):
@@ -238,4 +241,24 @@ def read_points_csv(path: str | Path) -> np.ndarray:
                 raise GanInputError(f"{p.name} has more than {MAX_CSV_ROWS:,} rows")
     if len(rows) < 2:
         raise GanInputError(f"{p.name} needs at least 2 points, found {len(rows)}")
-    return np.array(rows)
+    points = np.array(rows)
+    check_distinct_points(points, p.name)
+    return points
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in a file (a last line without its newline counts), read in 1 MiB blocks."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(2 ** 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
+
+
+def check_distinct_points(points: np.ndarray, what: str) -> None:
+    """At least two different points: copies of one point have no spread to standardise by and nothing for a GAN
+    to learn but a dot (gan.data._points would divide by a zero standard deviation's stand-in and train on it)."""
+    if len(np.unique(points, axis=0)) < 2:
+        raise GanInputError(f"{what}: a GAN needs at least 2 distinct points, and all {len(points):,} rows are the "
+                            f"same point {tuple(float(v) for v in points[0])}")

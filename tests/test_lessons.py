@@ -166,7 +166,7 @@ def test_a_playing_lesson_pauses_at_its_budget_and_says_what_to_look_at():
         assert s.playing
         s.pause()
         s.reset(dataclasses.replace(lesson.playground), lesson=None)   # the form's reset: no budget
-        assert s.stop_at is None
+        assert s.stop_at is None and s.status()["message"] == ""       # and no notice of the run before
     finally:
         s.close()
 
