@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,14 @@ def test_two_browsers_two_lessons_reset_and_reload(two, classroom):
     _pick(b, "Wasserstein + gradient penalty")                # 25 modes on a grid
     expect(b.locator("#pg-status")).to_contain_text("/25,", timeout=30_000)
     expect(a.locator("#pg-status")).to_contain_text("/8,")    # A still shows its Mode collapse (a ring of 8)
+    # A plays the lesson's settings from the form: no lesson, so no budget at which it would pause itself (the
+    # lesson's 1,500 steps take seconds here, and A must still be playing after the reloads below)
+    a.locator("#pg-reset").click()
+    reg = demo.ganscope.playgrounds
+    end = time.monotonic() + 30
+    while not any(s is not None and s.lesson is None for s in (reg.session(k, create=False) for k in reg.keys())):
+        assert time.monotonic() < end, "A's reset with the form's settings did not arrive"
+        time.sleep(0.05)
     a.locator("#pg-play").click()
     _step_at_least(a, 3)
     assert _step(b) == 0 and "paused" in b.locator("#pg-status").inner_text()
