@@ -68,7 +68,8 @@ def _lesson_2d(**settings) -> PlaygroundConfig:
     """A 2-D lesson's Playground, every setting given by the lesson (the penalty weight only for wgan-gp):
     a setting left to the Playground's defaults is refused at import, so the defaults can change freely."""
     fields = {f.name for f in dataclasses.fields(PlaygroundConfig)}
-    needed = fields - {"gp_lambda", "pack", "mbstd", "r1"} | ({"gp_lambda"} if settings.get("loss") == "wgan-gp" else set())
+    optional = {"gp_lambda", "pack", "mbstd", "r1"}   # the cures are off unless a lesson is about them
+    needed = fields - optional | ({"gp_lambda"} if settings.get("loss") == "wgan-gp" else set())
     missing = needed - set(settings)
     if missing:
         raise ImportError(f"a 2-D lesson must set {', '.join(sorted(missing))} itself")
