@@ -44,7 +44,8 @@ from gan.errors import FieldError, GanInputError
 from gan.latent import sample_z
 from gan.losses import scores_are_probabilities
 from gan.models import build_discriminator
-from gan.trainer import POINTS_DEFAULTS
+from gan.playground_timeline import Snapshot, Timeline
+from gan.trainer import LIVE_SETTINGS, POINTS_DEFAULTS
 from gan.uploads import check_distinct_points
 from gan.viz import FAKE_RGB, OKABE_ITO, REAL_RGB, draw_markers, marker_size, plot_bounds, to_pixels
 
@@ -203,7 +204,10 @@ class Playground:
             self.changes: list[dict] = []       # live changes: {"step": G updates so far, "lr_g": ..., ...}
             self.g_grad: float | None = None    # mean size of the arrows last drawn
             self.diverged: str | None = None
+            self._tip: dict | None = None       # the curves as they were at the timeline's latest step, while rewound
             self._setup_views()
+            self.timeline = Timeline()
+            self._take_snapshot()
 
     def _dataset_for(self, config: PlaygroundConfig) -> Dataset:
         if config.dataset in ("drawn", "custom") or config.dataset.startswith("drawn"):
@@ -240,9 +244,12 @@ class Playground:
 
     def set_hyperparameters(self, lr_g: float | None = None, lr_d: float | None = None,
                             n_critic: int | None = None) -> dict:
-        """Live changes: they hold from the next update on, and the curves mark the step where they came."""
+        """Live changes: they hold from the next update on, and the curves mark the step where they came. A change
+        at a past step of the timeline forks the run there."""
         with self.lock:
             changed = self.trainer.set_hyperparameters(lr_g=lr_g, lr_d=lr_d, n_critic=n_critic)
+            if changed:
+                self._fork_if_rewound()
             for k, v in changed.items():
                 setattr(self.config, k, v)
             if changed:
@@ -253,6 +260,7 @@ class Playground:
     def step_d(self, n: int = 1) -> None:
         """n discriminator updates, G frozen."""
         with self.lock:
+            self._fork_if_rewound()
             for _ in range(n):
                 values = self.trainer.d_step()
                 self.d_steps += 1
@@ -261,16 +269,19 @@ class Playground:
     def step_g(self, n: int = 1) -> None:
         """n generator updates, D frozen (and the EMA G updated, as Trainer.step does)."""
         with self.lock:
+            self._fork_if_rewound()
             for _ in range(n):
                 values = self.trainer.g_step()
                 self.g_steps += 1
                 self.trainer.step_count += 1
                 self.trainer.ema_step()
                 self._record({"loss_g": values["loss_g"]})
+                self._snapshot_if_due()
 
     def step_both(self, n: int = 1) -> None:
         """n full iterations: n_critic D updates, then one G update (Trainer.step)."""
         with self.lock:
+            self._fork_if_rewound()
             for _ in range(n):
                 t = self.trainer
                 t.step()
@@ -278,6 +289,7 @@ class Playground:
                 self.d_steps += t.cfg.n_critic
                 self.g_steps += 1
                 self._record({k: record.values[k] for k in ("loss_d", "loss_g")})
+                self._snapshot_if_due()
 
     def _record(self, values: dict) -> None:
         self._unread.append({"step": self.g_steps, **values})
@@ -297,6 +309,98 @@ class Playground:
         self._unread = []
         if len(self.history) > MAX_HISTORY:
             self.history = self.history[::2]
+
+    # ------------------------------------------------------------------------------------ timeline
+    def _trainer_state(self) -> dict:
+        """What the next step depends on (Trainer.state_dict, less its wall time and config text); not a copy."""
+        return {k: v for k, v in self.trainer.state_dict().items() if k not in ("wall_time", "config")}
+
+    def _take_snapshot(self) -> None:
+        self.timeline.add(Snapshot(step=self.g_steps, d_steps=self.d_steps,
+                                   trainer=copy.deepcopy(self._trainer_state()),
+                                   live={k: getattr(self.trainer.cfg, k) for k in LIVE_SETTINGS},
+                                   diverged=self.diverged))
+
+    def _snapshot_if_due(self) -> None:
+        if self.timeline.due(self.g_steps):
+            self._take_snapshot()
+
+    @property
+    def rewound(self) -> bool:
+        """True while the run stands at a past step of its timeline (the later snapshots are still there)."""
+        return self._tip is not None
+
+    def rewind(self, step) -> dict:
+        """Go back (or forward again) to G step `step` of the timeline: every view, figure and curve is that
+        moment's. The later snapshots stay until the run steps on from here, which forks it (they are dropped);
+        stepping on without changing anything gives exactly the run that was there. The step the run stood at
+        is kept first, so scrubbing back and forth never loses it. A step not on the timeline raises
+        GanInputError naming the ones that are, and changes nothing. Returns figures()."""
+        with self.lock:
+            self.timeline.at(step)                  # raises before anything changes
+            if self._tip is None:
+                last = self.timeline.snapshots[-1]
+                if (self.g_steps, self.d_steps) != (last.step, last.d_steps):
+                    self._take_snapshot()           # where the run stood: scrubbing forward again comes back here
+                self._tip = self._curves()
+            snap = self.timeline.at(step)
+            self._restore(snap, self._tip)
+            if snap.step == self.timeline.last_step:
+                self._tip = None                    # back at the latest moment: nothing ahead to keep
+            return self.figures()
+
+    def _curves(self) -> dict:
+        self._materialise()
+        return {"history": list(self.history), "figure_history": list(self.figure_history),
+                "changes": list(self.changes)}
+
+    def _restore(self, snap: Snapshot, curves: dict) -> None:
+        """The run as it was at `snap`, its curves cut at that step."""
+        t = self.trainer
+        t.load_state_dict({**snap.restored_state(), "wall_time": t.wall_time()})
+        for key, value in snap.live.items():
+            t._apply_setting(key, value)
+            if hasattr(self.config, key):
+                setattr(self.config, key, value)
+        self.g_steps, self.d_steps, self.diverged = snap.step, snap.d_steps, snap.diverged
+        self._unread = []
+        for name in ("history", "figure_history", "changes"):
+            setattr(self, name, [h for h in curves[name] if h["step"] <= snap.step])
+        self.g_grad = None
+        self._figures_at = None
+
+    def timeline_frames(self, size: int = 300) -> list[tuple[int, np.ndarray]]:
+        """(step, page frame) at every snapshot of the timeline, oldest first: the run over time, for a GIF or an
+        MP4. The run is left exactly where it stood (its state is taken first and put back)."""
+        with self.lock:
+            here = Snapshot(step=self.g_steps, d_steps=self.d_steps, trainer=copy.deepcopy(self._trainer_state()),
+                            live={k: getattr(self.trainer.cfg, k) for k in LIVE_SETTINGS}, diverged=self.diverged)
+            curves = self._tip or self._curves()
+            mine = self._curves()
+            g_grad = self.g_grad
+            frames = []
+            try:
+                for snap in list(self.timeline.snapshots):
+                    self._restore(snap, curves)
+                    frames.append((snap.step, page_frame(self, figures=True, size=size)[0]))
+            finally:
+                self._restore(here, mine)
+                self.g_grad = g_grad
+            return frames
+
+    def _fork_if_rewound(self) -> None:
+        """About to train from a past step: the run forks here, and the later snapshots and curves go."""
+        if self._tip is not None:
+            self.timeline.drop_after(self.g_steps)
+            self._tip = None
+
+    def timeline_info(self) -> dict:
+        """What the page's timeline slider needs: the steps kept, how often, and the memory they take."""
+        with self.lock:
+            tl = self.timeline
+            return {"steps": tl.steps, "every": tl.every, "first": tl.steps[0] if tl.steps else 0,
+                    "last": tl.last_step, "at": self.g_steps, "rewound": self.rewound,
+                    "mb": round(tl.nbytes / 2 ** 20, 2), "budget_mb": round(tl.budget_bytes / 2 ** 20, 2)}
 
     # ------------------------------------------------------------------------------------ figures
     @property

@@ -216,6 +216,10 @@ class PlaygroundSession:
         self._pg: Playground | None = None
         self.lesson: str | None = DEFAULT_LESSON
         self.stop_at: int | None = lessons.get(DEFAULT_LESSON).steps   # a lesson's budget: play pauses there once
+        self._replay: list[dict] = []          # a hand-in link's live changes still to make, each at its step
+        self._replaying = False                # playing towards a hand-in link's step (stop_at)
+        self.hand_steps = 0                    # D-only or G-only steps by hand in this run (a link cannot replay)
+        self.link_lesson: str | None = None    # the lesson a hand-in link's page load set its picker to (the UI's)
         self.playing = False
         self.frame: np.ndarray | None = None
         self.frame_id = 0                      # frames drawn so far
@@ -299,6 +303,7 @@ class PlaygroundSession:
             self.touch()
             pg = self.pg
             {"d": pg.step_d, "g": pg.step_g, "both": pg.step_both}[which](1)
+            self.hand_steps += which != "both"
             self._stale = True
 
     def reset(self, config: PlaygroundConfig, lesson: str | None = None, points: np.ndarray | None = None) -> None:
@@ -317,11 +322,62 @@ class PlaygroundSession:
                 self._config = config
             self.lesson = lesson
             self.stop_at = lessons.get(lesson).steps if lesson else None
+            self._replay, self._replaying, self.hand_steps = [], False, 0
             self._set_notice("")                # a notice of the run before (its lesson's end) is not this one's
             self.fps = self.steps_per_s = 0.0
             self._frame_times.clear()
             self._figures_at = -1e9
             self._stale = True
+
+    def rewind(self, step) -> dict:
+        """Show the run at a past (or, after a rewind, a later) step of its timeline; a playing session pauses
+        first. Play or a step goes on from there as a fork. A step not on the timeline: GanInputError, and
+        nothing changes."""
+        with self.control:
+            self.touch()
+            self.pg.timeline.at(step)           # refuse before pausing anything
+            if self.playing:
+                self.pause()
+            self.pg.rewind(step)
+            here, info = self.pg.step, self.pg.timeline_info()
+            ahead = (f" The timeline goes on to step {info['last']}: Play or Step forks the run here, and the "
+                     "later steps are dropped." if info["rewound"] else "")
+            self._set_notice(f"At step {here} of the timeline.{ahead}")
+            self._figures_at = -1e9
+            self._stale = True
+            self._bump()
+            return self.status()
+
+    def handin_link(self) -> tuple[str, str]:
+        """(query string, note) of a link that restores this run at its current step (gan.playground_handin)."""
+        from gan.playground_handin import handin_query
+
+        self.touch()
+        pg = self.pg
+        with pg.lock:
+            changes = [c for c in pg.changes if c["step"] <= pg.step]
+            return handin_query(self._config, self.lesson, pg.step, changes, self.hand_steps)
+
+    def open_handin(self, query: dict) -> str:
+        """Reset to a hand-in link's lesson and settings; the manager then plays it, and the turns replay the
+        link's live changes at their steps and pause at its step. Returns the notice the page shows."""
+        from gan.playground_handin import parse_handin
+
+        h = parse_handin(query)                 # raises before anything changes
+        self.reset(h.config, lesson=h.lesson)
+        with self.control:
+            self._replay = list(h.changes)
+            self.stop_at = h.step
+            self._replaying = True
+            self._apply_replay(self.pg)
+        note = f"Replaying the hand-in link to step {h.step}…"
+        self._set_notice(note)
+        return note
+
+    def _apply_replay(self, pg: Playground) -> None:
+        while self._replay and self._replay[0]["step"] <= pg.step:
+            change = self._replay.pop(0)
+            pg.set_hyperparameters(**{k: v for k, v in change.items() if k != "step"})
 
     def set_hyperparameters(self, **values) -> dict:
         """The live fields (lr_g, lr_d, n_critic), each checked as the Trainer checks it (gan.config.check_number:
@@ -428,6 +484,8 @@ class PlaygroundSession:
             while time.perf_counter() - t0 < budget and self.playing:   # a Pause ends the turn at once
                 if stop is not None and pg.step >= stop:
                     break
+                if self._replay:
+                    self._apply_replay(pg)
                 pg.step_both(1)
                 steps += 1
             self._stale = True
@@ -453,6 +511,11 @@ class PlaygroundSession:
         to look at, so no student has to catch the moment by hand."""
         self.playing = False
         self.stop_at = None
+        if self._replaying:
+            self._replaying = False
+            self._set_notice(f"Paused at step {step}, the step of the hand-in link. Press Play to go on.")
+            self._bump()
+            return
         lesson = lessons.LESSONS.get(self.lesson or "")
         look = f" {lesson.look}" if lesson is not None and lesson.look else ""
         self._set_notice(f"Paused at step {step}, the end of this lesson.{look} Press Play to go on.")

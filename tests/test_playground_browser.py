@@ -5,6 +5,7 @@ Each test's page is a fresh browser context, so a visitor of its own with its ow
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -262,3 +263,53 @@ def test_a_lesson_pauses_itself_at_its_budget_and_says_what_to_look_at(page, pla
     expect(status).to_contain_text(lesson.look[:40], timeout=10_000)
     expect(status).to_contain_text(f"step {lesson.steps} ", timeout=10_000)
     assert mine().pg.step == lesson.steps and not mine().playing
+
+
+def test_scrub_back_fork_export_and_open_the_hand_in_link_in_a_fresh_browser(browser, page, playground_url):
+    """The timeline in a real page: the lesson pauses at its budget, the slider scrubs back to a kept step (the
+    view redraws there), Step forks from there, a GIF and a hand-in link are exported, and the link opened in a
+    fresh browser replays to the same step and shows the same figures."""
+    name = "Discriminator too strong: vanishing gradients"
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    page.locator("#pg-lesson input").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    _until(lambda: mine().lesson == name)
+    page.locator("#pg-play").click()
+    status = page.locator("#pg-status")
+    expect(status).to_contain_text("the end of this lesson", timeout=60_000)
+    box = page.locator("#pg-timeline input[type=number]")
+    expect(box).to_have_value("60", timeout=10_000)           # the slider followed the paused run
+    before = page.locator("#pg-view img").get_attribute("src")
+    box.fill("25")
+    box.press("Enter")
+    expect(status).to_contain_text("At step 25 of the timeline", timeout=30_000)
+    expect(page.locator("#pg-view img")).not_to_have_attribute("src", before, timeout=10_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground-rewound.png"), full_page=True)
+    page.locator("#pg-step").click()                          # a fork from step 25
+    expect(status).to_contain_text("step 26 ", timeout=30_000)
+    assert mine().pg.timeline.steps[-1] == 25 and not mine().pg.rewound
+    page.locator("#pg-export").click()                         # GIF, the default
+    expect(page.locator("#pg-export-msg")).to_contain_text(".gif:", timeout=60_000)
+    page.get_by_label("link").check()
+    page.locator("#pg-export").click()
+    link_box = page.locator("#pg-link textarea")
+    expect(link_box).to_have_value(re.compile(r"pg_step=26"), timeout=30_000)
+    link = link_box.input_value()
+    assert link.startswith(playground_url.rstrip("/"))
+    figures = mine().pg.figures()
+    fresh = browser.new_context(viewport={"width": 1280, "height": 1000})
+    try:
+        other = fresh.new_page()
+        other.goto(link)
+        expect(other.locator("#pg-status")).to_contain_text("the step of the hand-in link", timeout=60_000)
+        expect(other.locator("#pg-status")).to_contain_text("step 26 ", timeout=10_000)
+        expect(other.locator("#pg-lesson input")).to_have_value(name, timeout=10_000)   # the page says whose run
+        expect(other.locator("#pg-lesson-text")).to_contain_text(name)
+        other.screenshot(path=str(SHOTS / "playground-hand-in-link.png"), full_page=True)
+        opened = mine()
+        assert opened.pg.step == 26 and opened.lesson == name
+        assert opened.pg.figures()["reverse_kl"] == figures["reverse_kl"]
+    finally:
+        fresh.close()

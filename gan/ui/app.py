@@ -208,7 +208,7 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
         gr.Markdown("# GANscope\nSee, train and teach GANs: explore a generator's latent space, walk between "
                     "latents, train a GAN and watch it learn, and play with one on 2-D points.")
         problems = gr.Markdown(_problems_text(catalog), elem_id="catalog-problems")
-        with gr.Tabs():
+        with gr.Tabs() as tabs_block:
             for path in tabs or TABS:
                 module = importlib.import_module(path)
                 with gr.Tab(module.TITLE, id=tab_id(path)) as tab:
@@ -216,9 +216,19 @@ def build_demo(weights_dir: str | os.PathLike | None = "weights", runs_dir: str 
                     module.build(ctx, demo)
         demo.load(lambda: _problems_text(catalog, rescan=True), None, problems, queue=False,
                   api_visibility="private")
+        if "playground" in ctx.tabs:
+            demo.load(_tab_for_link, None, tabs_block, queue=False, api_visibility="private")
     describe_images(demo)
     demo.ganscope = ctx  # for tests and for tabs added later
     return demo
+
+
+def _tab_for_link(request: gr.Request = None):
+    """A Playground hand-in link (?pg_...) opens on the Playground tab; any other address on the first tab."""
+    from gan.playground_handin import has_handin
+
+    query = dict(request.query_params) if request is not None else {}
+    return gr.Tabs(selected="playground") if has_handin(query) else gr.skip()
 
 
 def tab_id(path: str) -> str:

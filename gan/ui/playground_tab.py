@@ -97,24 +97,53 @@ def on_status(ctx: AppContext, request: gr.Request = None) -> dict:
 def on_tick(ctx: AppContext, last_id, request: gr.Request = None):
     """The page's timer: the latest frame, only when it changed since the page's last one. A page not yet bound
     to its browser's visitor id (its load still on the way) gets nothing, rather than a stray Playground of its
-    own; a bound page whose Playground was dropped gets a fresh one."""
+    own; a bound page whose Playground was dropped gets a fresh one. While paused, the timeline slider follows
+    the run (its range and the step shown); while playing it is left alone (drag it to rewind)."""
     key = _key(ctx, request)
     s = playgrounds(ctx).session(key, create=playgrounds(ctx).is_browser(key))
     if s is None:
-        return gr.skip(), gr.skip(), last_id
+        return gr.skip(), gr.skip(), last_id, gr.skip()
     version, frame, text = s.view()
     if version == last_id:
-        return gr.skip(), gr.skip(), last_id
-    return frame, text, version
+        return gr.skip(), gr.skip(), last_id, gr.skip()
+    slider = gr.skip()
+    if not s.playing and s.built:
+        info = s.pg.timeline_info()
+        slider = gr.update(minimum=0, maximum=max(info["last"], 1), step=info["every"], value=info["at"])
+    return frame, text, version, slider
 
 
 def on_load(ctx: AppContext, visitor, request: gr.Request = None):
     """A page opens: bind it to its browser's visitor id (a new one when it has none, or one not ours in form),
-    then show that visitor's Playground (created here on a first visit)."""
+    then show that visitor's Playground (created here on a first visit). A hand-in link (?pg_lesson=...&pg_step=)
+    resets it to the link's run, plays it to the link's step (gan.playground_handin), and fills the lesson picker
+    and the form with the link's lesson and settings."""
+    from gan.playground_handin import has_handin, parse_handin
+
     page = getattr(request, "session_hash", None)
     vid = playgrounds(ctx).bind(page, visitor) if page else playgrounds(ctx).issue(visitor)
+    query = dict(request.query_params) if request is not None else {}
+    form = tuple(gr.skip() for _ in range(2 + len(FORM_KEYS) + len(CURE_KEYS)))
+    h = _open_link(ctx, query, request) if has_handin(query) else None
+    if h is not None:
+        values = _form_values(h.config)
+        text = f"**{h.lesson}**: {lessons.get(h.lesson).text}" if h.lesson else ""
+        session_for(ctx, request).link_lesson = h.lesson or NO_LESSON   # the picker's change must not reset it
+        form = (h.lesson or NO_LESSON, text, *(values[k] for k in (*FORM_KEYS, *CURE_KEYS)))
     version, frame, text = session_for(ctx, request).view()
-    return vid, frame, text, version
+    return (vid, frame, text, version, *form)
+
+
+def on_open_handin(ctx: AppContext, query: str, request: gr.Request = None) -> dict:
+    """A hand-in link's query (a dict, or the link as text) opened on your Playground: reset to its run, then
+    played to its step. A link that cannot be used: a warning, and your Playground is unchanged."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if isinstance(query, str):
+        text = query.strip()
+        query = dict(parse_qsl(urlsplit(text).query if "://" in text or text.startswith("?") else text))
+    _open_link(ctx, query, request)
+    return on_status(ctx, request)
 
 
 def on_play(ctx: AppContext, request: gr.Request = None) -> dict:
@@ -125,6 +154,47 @@ def on_play(ctx: AppContext, request: gr.Request = None) -> dict:
     except PlaygroundsBusy as e:
         gr.Warning(str(e))
     return on_status(ctx, request)
+
+
+def on_rewind(ctx: AppContext, step, request: gr.Request = None) -> dict:
+    """Your Playground at a step of its timeline (a playing one pauses first); Play or Step goes on from there
+    as a fork. A step not kept: a warning that names the nearest ones kept, and nothing changes."""
+    try:
+        return session_for(ctx, request).rewind(step)
+    except GanInputError as e:
+        gr.Warning(str(e))
+        return {**on_status(ctx, request), "message": str(e)}
+
+
+def on_export(ctx: AppContext, fmt, base="", request: gr.Request = None):
+    """Hand in your run: `fmt` "gif" or "mp4" (the three views at every snapshot of the timeline), or "link" (an
+    address that replays the lesson, settings, seed and live changes to this step). Returns (file or None,
+    link, message)."""
+    from gan.playground_handin import export_run
+    from gan.ui.explore_tab import _link_base
+    from gan.ui.app import clean_scratch
+
+    s = session_for(ctx, request)
+    try:
+        if fmt == "link":
+            query, note = s.handin_link()
+            link = f"{_link_base(base)}?{query}"
+            return None, link, note or "Open this link in any browser to see this run replayed to this step."
+        scratch = ctx.scratch("playground")
+        clean_scratch(scratch)
+        import tempfile
+        from pathlib import Path
+
+        path = export_run(s.pg, fmt, Path(tempfile.mkdtemp(dir=scratch)), name=_slug(s.lesson or "playground"))
+        return str(path), "", f"{path.name}: {len(s.pg.timeline.steps)} moments of the run, steps " \
+                              f"{s.pg.timeline.steps[0]} to {s.pg.timeline.steps[-1]}."
+    except GanInputError as e:
+        return None, "", f"⚠ {e}"
+
+
+def on_timeline(ctx: AppContext, request: gr.Request = None) -> dict:
+    """Your Playground's timeline: the steps kept, every how many steps, and the memory they take."""
+    return session_for(ctx, request).pg.timeline_info()
 
 
 def on_pause(ctx: AppContext, request: gr.Request = None) -> dict:
@@ -169,6 +239,34 @@ def on_lesson(ctx: AppContext, name: str = DEFAULT_LESSON, request: gr.Request =
     values = _form_values(lesson.playground)
     return ((f"**{name}**: {lesson.text}", hidden, shown) + tuple(values[k] for k in (*FORM_KEYS, *CURE_KEYS))
             + (on_status(ctx, request),))
+
+
+def _open_link(ctx: AppContext, query: dict, request):
+    """Reset the caller's Playground to a hand-in link's run and play it (gan.playground_handin); the Handin, or
+    None after a warning that says why the link cannot be used (the Playground then is unchanged)."""
+    from gan.playground_handin import parse_handin
+
+    try:
+        h = parse_handin(query)
+        session_for(ctx, request).open_handin(query)
+        playgrounds(ctx).play(_key(ctx, request))
+    except PlaygroundsBusy as e:        # the run is set: Play replays it
+        gr.Warning(f"The hand-in link: {e}")
+    except GanInputError as e:
+        gr.Warning(f"The hand-in link cannot be used: {e}")
+        session_for(ctx, request)._set_notice(f"the hand-in link cannot be used: {e}")
+        return None
+    return h
+
+
+def on_lesson_picked(ctx: AppContext, name: str = DEFAULT_LESSON, request: gr.Request = None):
+    """The lesson picker's change: on_lesson, except when a hand-in link's page load set the picker to the
+    link's lesson (that run is the link's, replaying: it is not reset)."""
+    s = session_for(ctx, request)
+    pending, s.link_lesson = s.link_lesson, None
+    if pending is not None and pending == name:
+        return tuple(gr.skip() for _ in range(3 + len(FORM_KEYS) + len(CURE_KEYS))) + (on_status(ctx, request),)
+    return on_lesson(ctx, name, request)
 
 
 def on_image_lesson(ctx: AppContext, name):
@@ -379,8 +477,20 @@ def _layout_controls() -> SimpleNamespace:
     status_md = gr.Markdown("", elem_id="pg-status")
     view = gr.Image(label="D's view · G's manifold · curves", interactive=False, elem_id="pg-view",
                     show_label=True, format="png")
+    timeline = gr.Slider(0, 1, value=0, step=1, label="Timeline: rewind to step",
+                         info="Drag back to see any kept moment; Play or Step goes on from there as a new branch. "
+                              "It follows the run while paused.", elem_id="pg-timeline")
+    with gr.Row():
+        export_fmt = gr.Radio(["gif", "mp4", "link"], value="gif", label="Hand in", elem_id="pg-export-format",
+                              info="the run over time as a GIF or an MP4, or a link that replays it to this step")
+        export_btn = gr.Button("Export", elem_id="pg-export", scale=0)
+        export_file = gr.File(label="Exported run", interactive=False, elem_id="pg-export-file", height=90)
+        link_box = gr.Textbox(label="Hand-in link", elem_id="pg-link", buttons=["copy"], interactive=False)
+    export_msg = gr.Markdown("", elem_id="pg-export-msg")
     return SimpleNamespace(play_btn=play, pause_btn=pause, step_d_btn=step_d, step_g_btn=step_g, step_btn=step,
-                           reset_lesson_btn=reset_lesson, reset_btn=reset, status_md=status_md, view=view)
+                           reset_lesson_btn=reset_lesson, reset_btn=reset, status_md=status_md, view=view,
+                           timeline=timeline, export_fmt=export_fmt, export_btn=export_btn, export_file=export_file,
+                           link_box=link_box, export_msg=export_msg)
 
 
 def _layout_live(c: dict) -> SimpleNamespace:
@@ -453,12 +563,23 @@ def _wire_controls(ctx: AppContext, w: SimpleNamespace) -> None:
     w.step_g_btn.click(bind(on_step_g, ctx), None, w.status_json, api_visibility="private", **CONTROLS)
     lesson_outputs = [w.lesson_text, w.image_btn, w.reset_lesson_btn,
                       *(getattr(w, k) for k in (*FORM_KEYS, *CURE_KEYS)), w.status_json]
-    w.lesson_pick.change(bind(on_lesson, ctx), w.lesson_pick, lesson_outputs, api_name="playground_lesson",
+    w.lesson_pick.change(bind(on_lesson_picked, ctx), w.lesson_pick, lesson_outputs, api_name="playground_lesson",
                          **CONTROLS)
     w.reset_lesson_btn.click(bind(on_lesson, ctx), w.lesson_pick, lesson_outputs, api_visibility="private",
                              **CONTROLS)
     w.image_btn.click(bind(on_image_lesson, ctx), w.lesson_pick, w.lesson_text, api_visibility="private")
     gr.api(bind(on_status, ctx), api_name="playground_status", concurrency_id="playground-status",
+           concurrency_limit=CONTROLS_AT_ONCE)
+    # .input: a drag (its last value, always_last), the keyboard's arrows and the number box; .release alone
+    # misses the keyboard (../shared/GRADIO.md). Raw values: the slider's range is the page's, the library checks.
+    w.timeline.input(bind(on_rewind, ctx), w.timeline, w.status_json, api_name="playground_rewind",
+                     preprocess=False, trigger_mode="always_last", **CONTROLS)
+    w.export_btn.click(bind(on_export, ctx), [w.export_fmt, w.link_box], [w.export_file, w.link_box, w.export_msg],
+                       js="(fmt, link) => [fmt, window.location.origin + window.location.pathname]",
+                       api_name="playground_export", **CONTROLS)
+    gr.api(bind(on_timeline, ctx), api_name="playground_timeline", concurrency_id="playground-status",
+           concurrency_limit=CONTROLS_AT_ONCE)
+    gr.api(bind(on_open_handin, ctx), api_name="playground_open_link", concurrency_id="playground",
            concurrency_limit=CONTROLS_AT_ONCE)
 
 
@@ -488,8 +609,10 @@ def _wire_frames(ctx: AppContext, w: SimpleNamespace, demo: gr.Blocks | None) ->
     """The page's timer asks for frames (sent only when they changed); a page load binds it to its visitor."""
     timer = gr.Timer(FRAME_S)
     # Undocumented but callable, so a script can fetch frames as a page does (benchmarks/classroom.py).
-    timer.tick(bind(on_tick, ctx), w.last_frame, [w.view, w.status_md, w.last_frame], show_progress="hidden",
+    timer.tick(bind(on_tick, ctx), w.last_frame, [w.view, w.status_md, w.last_frame, w.timeline],
+               show_progress="hidden",
                api_name="playground_frame", api_visibility="undocumented", concurrency_limit=None, queue=False)
     if demo is not None:
-        demo.load(bind(on_load, ctx), w.visitor, [w.visitor, w.view, w.status_md, w.last_frame],
+        demo.load(bind(on_load, ctx), w.visitor, [w.visitor, w.view, w.status_md, w.last_frame, w.lesson_pick,
+                                                   w.lesson_text, *(getattr(w, k) for k in (*FORM_KEYS, *CURE_KEYS))],
                   api_visibility="private")
