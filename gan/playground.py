@@ -706,10 +706,11 @@ def _arrow_head(draw, ax, ay, bx, by, length: float = 4.0, width: int = 1) -> No
                   width=width)
 
 
-def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None, markers=()) -> None:
-    """One plot: the series (step, value) as lines in their CURVE_STYLES (colour and solid / dashed / dotted), a
-    legend that shows each line's style, and a dashed grey line at each step in `markers` (live changes, as the
-    Train tab's loss plot marks them)."""
+def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None, markers=(),
+           styles: dict | None = None) -> None:
+    """One plot: the series (step, value) as lines in their CURVE_STYLES (colour and solid / dashed / dotted; or
+    `styles`, the same shape), a legend that shows each line's style, and a dashed grey line at each step in
+    `markers` (live changes, as the Train tab's loss plot marks them)."""
     font = _font()
     x0, y0, x1, y1 = box
     row = FONT_PX + 4
@@ -737,7 +738,7 @@ def _panel(draw, box, series: dict, title: str, y_range: tuple | None = None, ma
                 draw.line((mx, y, mx, min(y + 3, bottom - 1)), fill=MARKER_RGB, width=1)
     legend_x = left
     for key, s in series.items():
-        colour, style, name = CURVE_STYLES.get(key, ((0, 0, 0), "solid", key))
+        colour, style, name = (styles or CURVE_STYLES).get(key, ((0, 0, 0), "solid", key))
         if len(s) > 2 * (right - left):  # at most two points per pixel column
             s = s[np.linspace(0, len(s) - 1, 2 * (right - left)).astype(int)]
         px = left + (s[:, 0] - s_lo) / (s_hi - s_lo) * (right - left)

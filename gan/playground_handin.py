@@ -140,26 +140,27 @@ _FLOAT_FIELDS = {"lr_g", "lr_d", "beta1", "beta2", "gp_lambda", "r1", "ema"}
 _INT_FIELDS = {"n_critic", "batch_size", "z_dim", "g_depth", "g_width", "d_depth", "d_width", "seed", "pack"}
 
 
-def _typed(name: str, text: str, default):
+def _typed(name: str, text: str, default, what: str = "the link's ") -> bool | int | float | str:
+    """A PlaygroundConfig field's value from text (a link's, or a compare form's: `what` starts the message)."""
     if name in ("spectral_norm", "mbstd"):
         if str(text).lower() not in _BOOL:
-            raise GanInputError(f"the link's {name} must be 1 or 0, not {text!r}")
+            raise GanInputError(f"{what}{name} must be 1 or 0, not {text!r}")
         return _BOOL[str(text).lower()]
     if name in _INT_FIELDS:
-        return _whole(name, text)
+        return _whole(name, text, what)
     if name in _FLOAT_FIELDS:
         try:
             return float(text)
         except ValueError:
-            raise GanInputError(f"the link's {name} must be a number, not {text!r}") from None
+            raise GanInputError(f"{what}{name} must be a number, not {text!r}") from None
     return str(text)
 
 
-def _whole(name: str, text) -> int:
+def _whole(name: str, text, what: str = "the link's ") -> int:
     try:
         return int(str(text))
     except ValueError:
-        raise GanInputError(f"the link's {name} must be a whole number, not {text!r}") from None
+        raise GanInputError(f"{what}{name} must be a whole number, not {text!r}") from None
 
 
 def _changes(text: str) -> list[dict]:

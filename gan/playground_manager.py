@@ -43,6 +43,7 @@ from gan import lessons
 from gan.config import check_number
 from gan.data import Dataset, is_points_dataset, load_dataset
 from gan.errors import GanInputError
+from gan.playground import POINT_CHOICES as POINT_NAMES
 from gan.playground import Playground, PlaygroundConfig, page_frame, points_dataset
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,8 @@ class PlaygroundSession:
         self._replaying = False                # playing towards a hand-in link's step (stop_at)
         self.hand_steps = 0                    # D-only or G-only steps by hand in this run (a link cannot replay)
         self.link_lesson: str | None = None    # the lesson a hand-in link's page load set its picker to (the UI's)
+        self.twin: Playground | None = None    # the other run of a compare pair (compare()), stepped with this one
+        self.twin_labels: tuple[str, str] = ("", "")
         self.playing = False
         self.frame: np.ndarray | None = None
         self.frame_id = 0                      # frames drawn so far
@@ -303,6 +306,9 @@ class PlaygroundSession:
             self.touch()
             pg = self.pg
             {"d": pg.step_d, "g": pg.step_g, "both": pg.step_both}[which](1)
+            if self.twin is not None:
+                twin = self.twin
+                {"d": twin.step_d, "g": twin.step_g, "both": twin.step_both}[which](1)
             self.hand_steps += which != "both"
             self._stale = True
 
@@ -323,6 +329,7 @@ class PlaygroundSession:
             self.lesson = lesson
             self.stop_at = lessons.get(lesson).steps if lesson else None
             self._replay, self._replaying, self.hand_steps = [], False, 0
+            self.twin = None
             self._set_notice("")                # a notice of the run before (its lesson's end) is not this one's
             self.fps = self.steps_per_s = 0.0
             self._frame_times.clear()
@@ -336,9 +343,13 @@ class PlaygroundSession:
         with self.control:
             self.touch()
             self.pg.timeline.at(step)           # refuse before pausing anything
+            if self.twin is not None:
+                self.twin.timeline.at(step)
             if self.playing:
                 self.pause()
             self.pg.rewind(step)
+            if self.twin is not None:
+                self.twin.rewind(step)
             here, info = self.pg.step, self.pg.timeline_info()
             ahead = (f" The timeline goes on to step {info['last']}: Play or Step forks the run here, and the "
                      "later steps are dropped." if info["rewound"] else "")
@@ -347,6 +358,26 @@ class PlaygroundSession:
             self._stale = True
             self._bump()
             return self.status()
+
+    def compare(self, setting, value) -> dict:
+        """Open a compare pair: this run restarted from step 0 (A) beside a twin on the same data and seed with
+        one setting changed (B); they step together, the frame shows both. A setting that cannot differ or a
+        value that is not one: GanInputError, and nothing changes."""
+        from gan.playground_compare import label, twin_config
+
+        start = self._config
+        twin_cfg = twin_config(start, setting, value)   # raises before anything changes
+        if start.dataset not in POINT_NAMES:
+            raise GanInputError("compare runs on named data (ring8, grid25, spiral, moons), not on your own points")
+        twin = Playground(twin_cfg, load=self._shared.load)
+        lesson = self.lesson
+        self.reset(start, lesson=lesson)
+        with self.control:
+            self.twin = twin
+            self.twin_labels = (label(start, setting), label(twin_cfg, setting))
+            self._set_notice(f"Comparing A ({self.twin_labels[0]}) with B ({self.twin_labels[1]}): press Play.")
+            self._bump()
+        return self.status()
 
     def handin_link(self) -> tuple[str, str]:
         """(query string, note) of a link that restores this run at its current step (gan.playground_handin)."""
@@ -428,10 +459,15 @@ class PlaygroundSession:
         fresh = not self.playing or now - self._figures_at >= FIGURES_S
         if fresh:
             self._figures_at = now
-        pg = self.pg
+        pg, twin = self.pg, self.twin
         with pg.lock:
             self._stale = False
-            frame, text = self._frame_fn(pg, fresh)
+            if twin is not None:
+                from gan.playground_compare import compare_frame
+
+                frame, text = compare_frame(pg, twin, *self.twin_labels)
+            else:
+                frame, text = self._frame_fn(pg, fresh)
         now = time.perf_counter()
         with self.lock:
             self._frame_times = [t for t in self._frame_times if now - t < 2.0] + [now]
@@ -487,6 +523,8 @@ class PlaygroundSession:
                 if self._replay:
                     self._apply_replay(pg)
                 pg.step_both(1)
+                if self.twin is not None:
+                    self.twin.step_both(1)
                 steps += 1
             self._stale = True
             if stop is not None and pg.step >= stop:

@@ -313,3 +313,21 @@ def test_scrub_back_fork_export_and_open_the_hand_in_link_in_a_fresh_browser(bro
         assert opened.pg.figures()["reverse_kl"] == figures["reverse_kl"]
     finally:
         fresh.close()
+
+
+def test_a_compare_pair_opens_side_by_side_and_plays(page, playground_url):
+    """The Mode collapse lesson against its cure (pack 2), opened from the page: both fields under their names,
+    both runs' curves on one chart, and Play steps both."""
+    page.goto(playground_url)
+    expect(page.locator("#pg-view img")).to_be_visible(timeout=30_000)
+    page.locator("#pg-compare").click()                       # pack, 2: the form's first choice
+    status = page.locator("#pg-status")
+    expect(status).to_contain_text("Comparing A (pack 1) with B (pack 2)", timeout=30_000)
+    page.locator("#pg-play").click()
+    _until(lambda: mine().twin is not None and mine().pg.step >= 200, timeout=90)
+    page.locator("#pg-pause").click()
+    _until(lambda: mine().parked)
+    assert mine().twin.step == mine().pg.step
+    expect(status).to_contain_text("B: pack 2", timeout=30_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "playground-compare.png"), full_page=True)

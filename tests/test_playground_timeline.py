@@ -230,6 +230,57 @@ def test_the_endpoints_rewind_export_and_open_a_link_on_the_callers_own_playgrou
             a.predict(api_name="/playground_status")["reverse_kl"]
         st = b.predict("?pg_step=99999999", api_name="/playground_open_link")
         assert "over the limit" in st["message"] and st["step"] == 25
+        st = a.predict("pack", "2", api_name="/playground_compare")
+        assert st["step"] == 0 and "Comparing A (pack 1) with B (pack 2)" in st["message"]
+        st = a.predict("dataset", "grid25", api_name="/playground_compare")
+        assert "shares its data and seed" in st["message"]
+        assert b.predict(api_name="/playground_status")["step"] == 25        # b's Playground untouched
     finally:
         demo.ganscope.playgrounds.close()
         demo.close()
+
+
+# ----------------------------------------------------------------------------------------------- compare
+def test_a_compare_pair_steps_together_from_step_0_and_names_its_setting():
+    from gan.playground_compare import compare_frame
+
+    s = PlaygroundSession()
+    try:
+        s.reset(lessons.get(LESSON).playground, lesson=LESSON)
+        for _ in range(10):
+            s.single("both")
+        st = s.compare("pack", "2")
+        assert st["step"] == 0 and s.twin.step == 0 and s.twin.config.pack == 2 and s.pg.config.pack == 1
+        assert s.twin.config.seed == s.pg.config.seed and s.twin_labels == ("pack 1", "pack 2")
+        alone = _pg()
+        for _ in range(30):
+            s.single("both")
+            alone.step_both(1)
+        assert s.pg.step == s.twin.step == 30
+        assert _same(_weights(s.pg), _weights(alone))            # A is the lesson's own run
+        assert not _same(_weights(s.twin)[:4], _weights(alone)[:4])
+        frame, text = compare_frame(s.pg, s.twin, *s.twin_labels)
+        assert frame.shape[1] > 2 * 300 and "A: pack 1" in text and "B: pack 2" in text
+        s.rewind(25)
+        assert s.pg.step == s.twin.step == 25
+        s.reset(lessons.get(LESSON).playground, lesson=LESSON)
+        assert s.twin is None
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("setting, value, words", [("dataset", "grid25", "shares its data and seed"),
+                                                   ("seed", "3", "shares its data and seed"),
+                                                   ("colour", "red", "compare which setting"),
+                                                   ("pack", "0", "pack must be a whole number from 1 to 16"),
+                                                   ("lr_g", "fast", "lr_g must be a number"),
+                                                   ("pack", "1", "already 1")])
+def test_a_compare_that_cannot_be_made_says_why_and_changes_nothing(setting, value, words):
+    s = PlaygroundSession()
+    try:
+        s.single("both")
+        with pytest.raises(GanInputError, match=words):
+            s.compare(setting, value)
+        assert s.twin is None and s.pg.step == 1
+    finally:
+        s.close()

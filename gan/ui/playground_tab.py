@@ -31,6 +31,7 @@ from gan import lessons
 from gan.errors import GanInputError
 from gan.losses import LOSSES
 from gan.playground import LIVE_LABELS, POINT_CHOICES, VIEW_SIZE, PlaygroundConfig
+from gan.playground_compare import COMPARE_SETTINGS
 from gan.playground_manager import DEFAULT_LESSON, FRAME_S, PlaygroundManager, PlaygroundsBusy, PlaygroundSession
 from gan.ui.app import AppContext, bind, call_library
 
@@ -190,6 +191,16 @@ def on_export(ctx: AppContext, fmt, base="", request: gr.Request = None):
                               f"{s.pg.timeline.steps[0]} to {s.pg.timeline.steps[-1]}."
     except GanInputError as e:
         return None, "", f"⚠ {e}"
+
+
+def on_compare(ctx: AppContext, setting, value, request: gr.Request = None) -> dict:
+    """A compare pair: your run from step 0 (A) beside the same data and seed with `setting` set to `value` (B),
+    stepping together; a reset ends it. A setting that cannot differ or a bad value: a warning, nothing changes."""
+    try:
+        return session_for(ctx, request).compare(setting, value)
+    except GanInputError as e:
+        gr.Warning(str(e))
+        return {**on_status(ctx, request), "message": str(e)}
 
 
 def on_timeline(ctx: AppContext, request: gr.Request = None) -> dict:
@@ -487,7 +498,13 @@ def _layout_controls() -> SimpleNamespace:
         export_file = gr.File(label="Exported run", interactive=False, elem_id="pg-export-file", height=90)
         link_box = gr.Textbox(label="Hand-in link", elem_id="pg-link", buttons=["copy"], interactive=False)
     export_msg = gr.Markdown("", elem_id="pg-export-msg")
-    return SimpleNamespace(play_btn=play, pause_btn=pause, step_d_btn=step_d, step_g_btn=step_g, step_btn=step,
+    with gr.Row():
+        compare_setting = gr.Dropdown(list(COMPARE_SETTINGS), value="pack", label="Compare: the setting B changes",
+                                      elem_id="pg-compare-setting", info="A is this run from step 0; a reset ends it")
+        compare_value = gr.Textbox("2", label="B's value", elem_id="pg-compare-value")
+        compare_btn = gr.Button("Compare side by side", elem_id="pg-compare", scale=0)
+    return SimpleNamespace(compare_setting=compare_setting, compare_value=compare_value, compare_btn=compare_btn,
+                           play_btn=play, pause_btn=pause, step_d_btn=step_d, step_g_btn=step_g, step_btn=step,
                            reset_lesson_btn=reset_lesson, reset_btn=reset, status_md=status_md, view=view,
                            timeline=timeline, export_fmt=export_fmt, export_btn=export_btn, export_file=export_file,
                            link_box=link_box, export_msg=export_msg)
@@ -577,6 +594,8 @@ def _wire_controls(ctx: AppContext, w: SimpleNamespace) -> None:
     w.export_btn.click(bind(on_export, ctx), [w.export_fmt, w.link_box], [w.export_file, w.link_box, w.export_msg],
                        js="(fmt, link) => [fmt, window.location.origin + window.location.pathname]",
                        api_name="playground_export", **CONTROLS)
+    w.compare_btn.click(bind(on_compare, ctx), [w.compare_setting, w.compare_value], w.status_json,
+                        api_name="playground_compare", preprocess=False, **CONTROLS)
     gr.api(bind(on_timeline, ctx), api_name="playground_timeline", concurrency_id="playground-status",
            concurrency_limit=CONTROLS_AT_ONCE)
     gr.api(bind(on_open_handin, ctx), api_name="playground_open_link", concurrency_id="playground",
