@@ -304,10 +304,9 @@ class PlaygroundSession:
         one_cpu_thread_here()
         with self.control:
             self.touch()
-            pg = self.pg
+            pg, twin = self.pg, self.twin
             {"d": pg.step_d, "g": pg.step_g, "both": pg.step_both}[which](1)
-            if self.twin is not None:
-                twin = self.twin
+            if twin is not None:
                 {"d": twin.step_d, "g": twin.step_g, "both": twin.step_both}[which](1)
             self.hand_steps += which != "both"
             self._stale = True
@@ -370,9 +369,8 @@ class PlaygroundSession:
         if start.dataset not in POINT_NAMES:
             raise GanInputError("compare runs on named data (ring8, grid25, spiral, moons), not on your own points")
         twin = Playground(twin_cfg, load=self._shared.load)
-        lesson = self.lesson
-        self.reset(start, lesson=lesson)
-        with self.control:
+        with self.control, self.pg.lock:        # no turn steps A alone between the reset and the pairing
+            self.reset(start, lesson=self.lesson)
             self.twin = twin
             self.twin_labels = (label(start, setting), label(twin_cfg, setting))
             self._set_notice(f"Comparing A ({self.twin_labels[0]}) with B ({self.twin_labels[1]}): press Play.")
@@ -522,9 +520,11 @@ class PlaygroundSession:
                     break
                 if self._replay:
                     self._apply_replay(pg)
-                pg.step_both(1)
-                if self.twin is not None:
-                    self.twin.step_both(1)
+                with pg.lock:                   # a compare pair steps as one (compare() sets it under this lock)
+                    pg.step_both(1)
+                    twin = self.twin
+                    if twin is not None:
+                        twin.step_both(1)
                 steps += 1
             self._stale = True
             if stop is not None and pg.step >= stop:
