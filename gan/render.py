@@ -288,9 +288,9 @@ class ScoreReference:
     real_what: str = "real test images"
 
 
-# Datasets a reference can be drawn from without a download or a long decode: the bundled MNIST, the synthetic
-# 2-D sets, a CSV of points (the 2-D plot reads it anyway) and Debian's Fashion-MNIST. Other data (torchvision
-# downloads, image folders) is left alone: opening a model must never start a download.
+# Datasets a reference can be drawn from without a download or a long decode: the bundled MNIST and emoji, the
+# synthetic 2-D sets, a CSV of points (the 2-D plot reads it anyway) and Debian's Fashion-MNIST. Other data
+# (torchvision downloads, image folders) is left alone: opening a model must never start a download.
 def _local_dataset(name: str | None) -> bool:
     from gan import data
 
@@ -298,7 +298,7 @@ def _local_dataset(name: str | None) -> bool:
         return False
     if name == "fashion-mnist":
         return data.DEBIAN_FASHION_MNIST.is_dir()
-    return name == "mnist" or data.is_points_dataset(name)
+    return name in ("mnist", "emoji") or data.is_points_dataset(name)
 
 
 @torch.inference_mode()

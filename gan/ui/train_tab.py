@@ -46,7 +46,7 @@ TITLE = "Train"
 DEFAULT_PRESET = "DCGAN on MNIST"
 UPLOAD_ZIP, UPLOAD_CSV = "uploaded zip of images", "uploaded CSV of points"
 UPLOADS = {UPLOAD_ZIP: "zip", UPLOAD_CSV: "csv"}     # the upload choices, as gan.run_manager stages them
-DATASET_CHOICES = ["mnist", "fashion-mnist", *(name for name in DATASETS if name in POINT_DATASETS), *UPLOADS]
+DATASET_CHOICES = ["mnist", "fashion-mnist", "emoji", *(name for name in DATASETS if name in POINT_DATASETS), *UPLOADS]
 # The form, by TrainConfig field: its label (the page shows it, and its messages name the field the same way), in
 # the order of the start_training endpoint's arguments. Defaults come from the preset, limits from gan.config.
 CHOICE_FIELDS = {"dataset": "Dataset", "arch": "Architecture", "loss": "Loss", "conditional": "class-conditional",
