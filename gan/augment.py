@@ -33,14 +33,16 @@ def parse_policy(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def translate(x: torch.Tensor, generator: torch.Generator, ratio: float = TRANSLATION_RATIO) -> torch.Tensor:
+def translate(x: torch.Tensor, generator: torch.Generator, ratio: float = TRANSLATION_RATIO,
+              fill: float = -1.0) -> torch.Tensor:
     """Shift each image by a random whole number of pixels (up to ratio * side) in x and y, filling with the
-    background value -1 (black in [-1, 1] images). Indexing keeps it differentiable in x."""
+    background value `fill` (-1: black in [-1, 1] images; DiffAugment's D sees real and fake shifted alike, so
+    its fill needs no care). Indexing keeps it differentiable in x."""
     b, _, h, w = x.shape
     sy, sx = max(1, round(h * ratio)), max(1, round(w * ratio))
     dy = torch.randint(-sy, sy + 1, (b, 1), device=x.device, generator=generator)
     dx = torch.randint(-sx, sx + 1, (b, 1), device=x.device, generator=generator)
-    padded = torch.nn.functional.pad(x, (sx, sx, sy, sy), value=-1.0)
+    padded = torch.nn.functional.pad(x, (sx, sx, sy, sy), value=fill)
     rows = torch.arange(h, device=x.device)[None, :] + sy - dy            # (B, H) rows of the padded image
     cols = torch.arange(w, device=x.device)[None, :] + sx - dx            # (B, W)
     batch = torch.arange(b, device=x.device)[:, None, None]

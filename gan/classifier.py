@@ -148,6 +148,14 @@ def accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> f
     return float((probs.argmax(1) == labels.cpu()).float().mean())
 
 
+def background_value(ds) -> float:
+    """The data's background in [-1, 1]: the median of its images' border pixels (-1 for MNIST's black, +1 for
+    emoji's white), so a shifted training image's new border looks like the held-out images' borders."""
+    x = ds.batch(torch.arange(min(len(ds), 1000)))
+    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
+    return float(border.median())
+
+
 def train_classifier(dataset: str, epochs: int = 6, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
                      width: int = 32, features: int = 128, augment: bool = True, label_smoothing: float = 0.0,
                      data_root: str | None = None) -> tuple[Classifier, dict]:
@@ -169,6 +177,7 @@ def train_classifier(dataset: str, epochs: int = 6, batch_size: int = 128, lr: f
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15)
     gen = torch.Generator().manual_seed(seed)
+    fill = background_value(train)
     t0 = time.perf_counter()
     for epoch in range(epochs):
         model.train()
@@ -177,8 +186,8 @@ def train_classifier(dataset: str, epochs: int = 6, batch_size: int = 128, lr: f
         for i in range(steps_per_epoch):
             idx = order[i * batch_size:(i + 1) * batch_size]
             x, y = train.batch(idx), train.labels[idx]
-            if augment:  # shifted by up to AUGMENT_SHIFT pixels, the border filled with the background (-1)
-                x = translate(x, gen, ratio=AUGMENT_SHIFT / x.shape[-1])
+            if augment:  # shifted by up to AUGMENT_SHIFT pixels, the border filled with the background
+                x = translate(x, gen, ratio=AUGMENT_SHIFT / x.shape[-1], fill=fill)
             loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -190,7 +199,7 @@ def train_classifier(dataset: str, epochs: int = 6, batch_size: int = 128, lr: f
                  running / steps_per_epoch, acc, time.perf_counter() - t0)
     info = {"dataset": dataset, "train_split": "train", "train_size": n, "test_size": len(test),
             "test_accuracy": round(acc, 4), "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-            "augment": augment, "label_smoothing": label_smoothing,
+            "augment": augment, "augment_fill": fill, "label_smoothing": label_smoothing,
             "wall_time_s": round(time.perf_counter() - t0, 1), "device": "cpu", "torch": torch.__version__}
     return model.eval(), info
 

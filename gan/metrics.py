@@ -52,7 +52,7 @@ MAX_FLOOR_SPLIT = 10_000  # real training images embedded for the floor
 IMMATURE_FD_RATIO = 100   # FD above this many times its floor: too early to read class coverage
 COLLAPSE_SHARE = 0.7      # a mature generator covering fewer than this share of the classes (or modes) is collapsing
 IMMATURE_HQ = 0.2         # 2-D: under this share of points near any mode, mode coverage is not yet meaningful
-CLASSIFIER_FOR = {"mnist": "mnist", "mnist-full": "mnist", "fashion-mnist": "fashion-mnist"}
+CLASSIFIER_FOR = {"mnist": "mnist", "mnist-full": "mnist", "fashion-mnist": "fashion-mnist", "emoji": "emoji"}
 # The mode-collapse monitor a training run calls every QUALITY_EVERY steps (gan.run_manager runs it by default):
 # few enough samples to cost a fraction of a second, enough to count classes and modes.
 QUALITY_EVERY = 500

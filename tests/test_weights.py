@@ -34,8 +34,9 @@ SHIPPED = {
     "ring8-gan.safetensors": ("ring8", None, [[0.6526, -0.767], [0.0037, 0.998], [0.6965, 0.6991]]),
     "ring8-lsgan.safetensors": ("ring8", None, [[0.705, 0.7099], [-1.0037, -0.0022], [-0.7071, 0.7087]]),
 }
-# the issue's goals: 98% on MNIST and 90% on Fashion-MNIST held-out images
-CLASSIFIERS = {"mnist": 0.98, "fashion-mnist": 0.90}
+# the issues' goals: 98% on MNIST and 90% on Fashion-MNIST held-out images; emoji categories are by meaning, not
+# by look (a flag, a symbol and an object can share a shape), and 71% is what its judge reached (weights/README.md)
+CLASSIFIERS = {"mnist": 0.98, "fashion-mnist": 0.90, "emoji": 0.70}
 
 
 def sample(pipe, label):
