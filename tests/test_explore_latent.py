@@ -249,11 +249,15 @@ def test_draw_project_explore_share_and_check(page, browser, app_url, small_trai
     x, top = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2
     page.mouse.move(x, top)
     page.mouse.down()
-    for i in range(1, 13):                                    # a vertical stroke: a "1"
-        page.mouse.move(x + i * 0.5, top + i * box["height"] * 0.05)
+    for i in range(1, 4):                                     # a vertical stroke: a "1" (the brush joins the points)
+        page.mouse.move(x + i * 2, top + i * box["height"] * 0.2)
     page.mouse.up()
+    steps = page.locator("#proj-steps input[type=number]")   # the fewest steps the page offers: the flow, not the fit
+    steps.fill("10")
+    steps.press("Enter")
     page.locator("#proj-go").click()
     expect(page.locator("#proj-note")).to_contain_text("Found the latent", timeout=30_000)
+    expect(page.locator("#proj-note")).to_contain_text("after 10 steps")      # the page's steps reach the library
     expect(page.locator("#proj-result img")).to_be_visible()
     before = img.get_attribute("src")
     page.locator("#proj-explore").click()

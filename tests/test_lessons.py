@@ -8,6 +8,7 @@ budget where the effect already shows on every seed we measured (seeds 0-4, 1 th
 needs ~1,000 DCGAN steps per seed (minutes on a CPU), are measured there rather than here.
 """
 import dataclasses
+import math
 import statistics
 
 import numpy as np
@@ -42,6 +43,14 @@ def _median(values) -> float:
     return statistics.median(values)
 
 
+def _median_range(known, n: int = len(SEEDS)) -> tuple[float, float]:
+    """(lowest, highest) the median of n values (n odd) can be when `known` are some of them, whatever the rest
+    turn out to be; with all n known, (median, median). Of three, the median lies between any two of them."""
+    v, m = sorted(known), n // 2
+    missing = n - len(v)
+    return (v[m - missing] if m >= missing else -math.inf), (v[m] if m < len(v) else math.inf)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """The Playground trains on one thread (gan.ui.playground_tab), and these small nets are fastest that way."""
@@ -74,18 +83,33 @@ def test_lessons_are_reproducible():
 def test_wgan_gp_covers_more_modes_than_the_collapsing_gan():
     """Measured at 120 steps, seeds 0-4: the plain GAN (the lesson's settings with the non-saturating loss, one D
     step) covered 2, 9, 4, 4, 4 of 25 modes (reverse KL 0.69-1.43), WGAN-GP 22, 18, 21, 20, 17 (reverse KL
-    0.02-0.07), its critic's slope at G's points 1.2-2.2. The gap holds on every seed."""
+    0.02-0.07), its critic's slope at G's points 1.2-2.2. The gap holds on every seed.
+
+    The asserts are on the medians over SEEDS. A WGAN-GP seed (5 critic steps with a double backward each) costs
+    five times a plain one, so the WGAN-GP seeds run one by one and stop as soon as every assert holds for the
+    worst median the seeds not yet run could give (_median_range): the outcome is the one all seeds give."""
     steps = 120
     name = "Wasserstein + gradient penalty"
     plain = [_trained(name, steps, s, loss="bce", n_critic=1, gp_lambda=None, beta2=0.999).figures() for s in SEEDS]
-    wgan = [_trained(name, steps, s) for s in SEEDS]
-    w = [pg.figures() for pg in wgan]
-    assert _median(f["modes_covered"] for f in w) >= 15                       # of 25
-    assert _median(f["modes_covered"] for f in w) >= _median(f["modes_covered"] for f in plain) + 8
-    assert _median(f["reverse_kl"] for f in w) < 0.15                         # spread evenly over the modes
-    assert _median(f["reverse_kl"] for f in plain) > 3 * _median(f["reverse_kl"] for f in w)
+    plain_modes = _median(f["modes_covered"] for f in plain)
+    plain_kl = _median(f["reverse_kl"] for f in plain)
+    w, grads = [], []
+    for seed in SEEDS:
+        pg = _trained(name, steps, seed)
+        w.append(pg.figures())
+        grads.append(_critic_grad_norm(pg))
+        modes = _median_range(f["modes_covered"] for f in w)[0]   # the lowest the median can still be
+        kl = _median_range(f["reverse_kl"] for f in w)[1]         # the highest
+        grad_lo, grad_hi = _median_range(grads)
+        if modes >= max(15, plain_modes + 8) and kl < 0.15 and plain_kl > 3 * kl and 0.5 < grad_lo <= grad_hi < 4:
+            break
+    figures = (w, grads)
+    assert modes >= 15, figures                                           # of 25
+    assert modes >= plain_modes + 8, (figures, plain)
+    assert kl < 0.15, figures                                             # spread evenly over the modes
+    assert plain_kl > 3 * kl, (figures, plain)
     # the penalty's target is 1: the critic's slope at G's points stays of that order, so the arrows never vanish
-    assert 0.5 < _median(_critic_grad_norm(pg) for pg in wgan) < 4.0
+    assert 0.5 < grad_lo and grad_hi < 4.0, figures
 
 
 # The 2-D lessons whose claims the tests check at the lessons' own budgets; WGAN-GP's 1,500 steps of 5 critic updates
@@ -97,11 +121,15 @@ AT_BUDGET = ["Mode collapse", "Cure: packing", "Spectral norm", "Discriminator t
 @pytest.mark.parametrize("name", AT_BUDGET)
 def test_each_lesson_shows_what_it_claims_at_its_budget_on_most_seeds(name):
     """The lesson's declared claims (gan.lessons) at its step budget hold on at least 2 of 3 seeds; the
-    benchmark asks 4 of 5, with 1 and 2 threads. Measured figures are in the README's lessons table."""
+    benchmark asks 4 of 5, with 1 and 2 threads. Measured figures are in the README's lessons table. The seeds run
+    in turn and stop once two have held: the third cannot change the outcome then (a lesson at its budget is the
+    suite's longest training, 1,500 steps)."""
     results = []
     for seed in SEEDS:
         held, figures, failed = lessons.check_claims(name, lessons.run_lesson(name, seed=seed))
         results.append((held, {c.figure: round(figures[c.figure], 4) for c in lessons.get(name).claims}))
+        if sum(h for h, _ in results) >= 2:
+            break
     assert sum(held for held, _ in results) >= 2, results
 
 
