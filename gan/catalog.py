@@ -201,13 +201,17 @@ class Catalog:
             return [(e.label, e.name) for e in self.entries.values()]
 
     def default_name(self) -> str | None:
-        """The model a first visit shows: mnist-dcgan when shipped, else the first unconditional image model
-        (a digit beats a point cloud as a first impression), else the first image model, else the first."""
+        """The model a first visit shows: the first of gan.first_view.DEFAULT_MODELS that is listed (the colour
+        emoji model, then the digits), else the first unconditional image model (a picture beats a point cloud as
+        a first impression), else the first image model, else the first."""
+        from gan.first_view import default_model
+
         with self._lock:
             self._sync_live()
             entries = list(self.entries.values())
-            if "mnist-dcgan" in self.entries:
-                return "mnist-dcgan"
+            named = default_model(self.entries)
+            if named is not None:
+                return named
             for pick in (lambda e: e.kind == "image" and not e.conditional, lambda e: e.kind == "image",
                          lambda e: True):
                 for e in entries:
@@ -348,10 +352,14 @@ class Catalog:
         return value
 
     def preload(self, name: str | None = None) -> None:
-        """Load a model and its directions ahead of the first request (run in a background thread at start-up)."""
+        """Load a model, its directions and its first view (gan.first_view) ahead of the first request (run in a
+        background thread at start-up)."""
+        from gan.first_view import first_view
+
         name = name or self.default_name()
         if name:
             try:
                 self.directions(name)
+                self.cached(name, "first_view", first_view)
             except GanInputError:
                 pass

@@ -140,6 +140,16 @@ def weights_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def opening_seed(weights_dir) -> int:
+    """The seed a page without one in its address opens tiny-mnist (the fixture's default model) on: the rule of
+    gan.first_view, which judges by the real MNIST classifier."""
+    from gan.first_view import first_view
+    from gan.pipeline import load_generator
+
+    return first_view(load_generator(weights_dir / "tiny-mnist.safetensors")).seed
+
+
+@pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runs")
 

@@ -14,9 +14,10 @@ def open_app(page, url):
     return img
 
 
-def test_page_loads_with_default_model_and_image(page, app_url):
+def test_page_loads_with_default_model_and_image(page, app_url, opening_seed):
     img = open_app(page, app_url)
     expect(page.locator("#explore-model input")).to_have_value(re.compile(r"^tiny-mnist ·"))
+    expect(page.locator("#seed input")).to_have_value(str(opening_seed))      # gan.first_view's clean sample
     expect(page.locator("#neighbours img")).to_be_visible()
     expect(page.locator("#d-score")).to_contain_text("D's score")
     # the bad files are reported, the good models listed
@@ -75,7 +76,7 @@ def test_share_link_restores_the_view(page, app_url):
     assert img.get_attribute("src")
 
 
-def test_two_browsers_keep_their_own_views(browser, app_url):
+def test_two_browsers_keep_their_own_views(browser, app_url, opening_seed):
     """Each page's Explore view is its own on the server (issue 16): one visitor's seed and sliders never reach
     another's picture or bookmark."""
     import json
@@ -91,7 +92,7 @@ def test_two_browsers_keep_their_own_views(browser, app_url):
             before = img.get_attribute("src")
             move(page)
             expect(img).not_to_have_attribute("src", before, timeout=30_000)
-        for page, wanted in zip(pages, [(31, 0.0), (0, -1.5)]):
+        for page, wanted in zip(pages, [(31, 0.0), (opening_seed, -1.5)]):
             page.locator("#bookmark-accordion").click()
             page.locator("#save-bookmark").click()
             link = page.locator("#bookmark-file a").first
@@ -132,7 +133,7 @@ def test_picker_lists_the_good_models_only(page, app_url):
                for n in names)
 
 
-def test_bookmark_saves_and_loads_back(page, app_url, tmp_path):
+def test_bookmark_saves_and_loads_back(page, app_url, tmp_path, opening_seed):
     img = open_app(page, app_url)
     # each change redraws the picture: wait for it before the next one, so `wanted` is the last change's picture
     before = img.get_attribute("src")
@@ -161,7 +162,7 @@ def test_bookmark_saves_and_loads_back(page, app_url, tmp_path):
     assert saved["seed"] == 31 and saved["raw"] == {"2": 2.5} and saved["directions"][1] == -1.5
     # a fresh page, then load the bookmark: the same picture comes back
     page.goto(app_url)
-    expect(page.locator("#seed input")).to_have_value("0", timeout=60_000)
+    expect(page.locator("#seed input")).to_have_value(str(opening_seed), timeout=60_000)
     page.locator("#bookmark-accordion").click()
     page.locator("#load-bookmark").locator("xpath=..").locator("input[type=file]").set_input_files(str(mark))
     expect(page.locator("#seed input")).to_have_value("31", timeout=30_000)

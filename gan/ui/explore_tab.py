@@ -220,15 +220,33 @@ def _open_query(ctx, sid, q: dict) -> dict:
         amounts = q["d"].split(",") if q.get("d") else []
         raw = parse_raw_overrides(q["r"]) if q.get("r") else None
         z = decode_z(q["z"], _pipe(ctx, name, sid).config.z_dim) if q.get("z") is not None else None
-        return _whole_view(ctx, sid, name, q.get("seed", 0), q.get("psi", 1.0), q.get("class"), amounts, raw,
-                           choices=True, z=z)
+        seed, cls = q.get("seed"), q.get("class")
+        if seed is None and z is None:      # no seed named: the model's clean sample (gan.first_view)
+            seed, label = _opening(models, name)
+            cls = label if cls is None else cls
+        elif seed is None:                  # a latent that is not a seed: the seed field keeps 0
+            seed = 0
+        return _whole_view(ctx, sid, name, seed, q.get("psi", 1.0), cls, amounts, raw, choices=True, z=z)
     except GanInputError as e:
         name = models.default_name()
         if name is None:
             return {**_error(e), "model": gr.update(choices=[], value=None)}
-        out = _whole_view(ctx, sid, name, 0, 1.0, None, [], None, choices=True)
+        seed, label = _opening(models, name)
+        out = _whole_view(ctx, sid, name, seed, 1.0, label, [], None, choices=True)
         out["message"] = f"⚠ The link could not be used ({e}); showing the default model."
         return out
+
+
+def _opening(models, name) -> tuple[int, int | None]:
+    """(seed, class) a view of `name` opens on when nothing names a seed: gan.first_view's rule,
+    worked out once per model file; seed 0 when the model cannot be judged."""
+    from gan.first_view import first_view
+
+    try:
+        fv = models.cached(models.entry(name).name, "first_view", first_view)
+    except GanInputError:
+        return 0, None
+    return fv.seed, fv.label
 
 
 def on_reference_tick(ctx, request: gr.Request = None) -> dict:
