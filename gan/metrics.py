@@ -10,6 +10,8 @@ Images (measured in the classifier's penultimate feature space and on its class 
   confidence          mean max class probability
   precision, recall   k-NN manifolds in feature space, k = 3 (Kynkäänniemi et al. 2019)
   label_accuracy      conditional models: ask for class c, the classifier says c
+  pairwise_rms        variety in pixels: mean RMS distance (pixels in [0, 1]) over all pairs of the first 64
+                      samples; pairwise_rms_real the same for 64 real training images (a collapsed G is near 0)
 2-D points (PacGAN's figures, Lin et al. 2018, after VEEGAN):
   modes_covered       modes with at least one high-quality sample
   high_quality        share of samples within 3 standard deviations of their nearest mode
@@ -233,6 +235,19 @@ def _fit(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 # -------------------------------------------------------------------------------------------- the figures
+DIVERSITY_N = 64     # images in the variety figure: the emoji issue compares 64 samples with 64 real images
+
+
+def pairwise_rms(images: torch.Tensor) -> float:
+    """Mean RMS pixel distance (pixels in [0, 1]) over all pairs of images (N, C, H, W) in [-1, 1]: how varied a
+    set of samples is. A collapsed G scores near 0; compare with the same figure for as many real images."""
+    x = ((images.detach().float().cpu() + 1) / 2).flatten(1)
+    n = x.shape[0]
+    if n < 2:
+        raise GanInputError("the variety of a set needs at least 2 images")
+    return float(torch.cdist(x, x).sum() / (n * (n - 1)) / x.shape[1] ** 0.5)
+
+
 def image_metrics(images: torch.Tensor, dataset: str, labels: torch.Tensor | None = None,
                   classifier: str | Path | None = None, k: int = K_NEAREST, with_floor: bool = True) -> dict:
     """Every image figure for generated images (N, C, H, W) in [-1, 1]; with `labels` (the classes the images were
@@ -252,6 +267,9 @@ def image_metrics(images: torch.Tensor, dataset: str, labels: torch.Tensor | Non
     out.update(class_figures(probs, ref.prior))
     m = min(n, ref.test_features.shape[0])
     out["precision"], out["recall"] = (round(v, 4) for v in precision_recall(ref.test_features[:m], feats[:m], k))
+    if n >= 2:
+        out["pairwise_rms"] = round(pairwise_rms(images[:DIVERSITY_N]), 4)
+        out["pairwise_rms_real"] = round(pairwise_rms(ref.floor_images[:min(n, DIVERSITY_N)]), 4)
     if labels is not None:
         labels = torch.as_tensor(labels).cpu()
         out["label_accuracy"] = round(float((probs.argmax(1) == labels).float().mean()), 4)

@@ -93,6 +93,16 @@ def test_real_vs_real_is_at_the_floor_and_covers_every_class(mnist):
     assert out["classes_covered"] == 10 and out["class_kl"] < 0.02
     assert out["classifier_score"] > 9.0 and out["confidence"] > 0.9
     assert out["precision"] > 0.6 and out["recall"] > 0.6
+    # real digits are as varied as real digits (a different 64 of them), within a tenth
+    assert out["pairwise_rms"] == pytest.approx(out["pairwise_rms_real"], rel=0.1) and out["pairwise_rms"] > 0.2
+
+
+def test_pairwise_rms_is_zero_for_copies_and_one_for_black_against_white():
+    x = torch.rand(1, 3, 8, 8) * 2 - 1
+    assert metrics.pairwise_rms(x.repeat(5, 1, 1, 1)) == pytest.approx(0, abs=1e-6)
+    assert metrics.pairwise_rms(torch.stack([-torch.ones(1, 8, 8), torch.ones(1, 8, 8)])) == pytest.approx(1.0)
+    with pytest.raises(GanInputError, match="at least 2"):
+        metrics.pairwise_rms(x)
 
 
 def test_a_generator_of_only_ones_covers_one_class(mnist):
@@ -102,6 +112,7 @@ def test_a_generator_of_only_ones_covers_one_class(mnist):
     assert out["class_kl"] > 1.5  # log(1 / 0.11)
     assert out["fd"] > 10 * out["fd_floor"]
     assert out["recall"] < 0.5  # real "1"s only: 11% of the test digits
+    assert out["pairwise_rms"] < 0.8 * out["pairwise_rms_real"]     # ones are alike
     blank = metrics.image_metrics(torch.ones(300, 1, 28, 28), "mnist")  # pixels that are all "one"
     assert blank["classes_covered"] == 1 and blank["class_kl"] > 1.5
 
