@@ -1,18 +1,21 @@
 """A classroom on one server: 25 visitors, each with their own Playground, for 60 s (issue 16).
 
-    python benchmarks/classroom.py [--visitors 25] [--seconds 60] [--burst 200] [--json]
+    python benchmarks/classroom.py [--visitors 25] [--seconds 60] [--burst 200] [--timeline-steps 1500] [--json]
 
 Starts `python app.py --max-playgrounds N` in its own process (N = the number of visitors) and drives one
 gradio_client visitor per thread: each picks one of the 2-D lessons, presses Play, polls its status twice a second
 and checks that it sees its own lesson and a step that never goes back, and asks for frames ten times a second the
 way a page's timer does (POST /gradio_api/run/playground_frame with its session, then GET the picture when a new
-one comes), counting every byte it receives. Then, on a second server with the default limit, it checks that the
+one comes), counting every byte it receives. Before that, with `--timeline-steps S` (0: skip), every visitor opens a
+hand-in link of its lesson at step S (playground_open_link, which replays the run to S), so each Playground's
+timeline (gan.playground_timeline, at most TIMELINE_BYTES a visitor) has filled before the run: the RSS growth is
+that of a classroom late in a lesson, timelines included. Then, on a second server with the default limit, it checks that the
 ninth visitor to press Play gets the message, and that of `--burst` visitors pressing Play at once (one asyncio
 HTTP client, each call a session of its own, while the first 8 keep polling as their pages would) the ones beyond
 the limit get it while the server keeps answering.
 
 Prints: errors, wrong-visitor answers, status latency p50 / p95, frames per second per playing visitor, bytes per
-second per visitor, and the server's RSS at start and end.
+second per visitor, the timelines' memory, and the server's RSS at start and end.
 """
 from __future__ import annotations
 
@@ -141,7 +144,28 @@ class Visitor:
         self.playing_s = time.monotonic() - t0
 
 
-def classroom(url: str, pid: int, n: int, seconds: float) -> dict:
+def fill_timelines(visitors: list[Visitor], step: int, timeout_s: float = 1800) -> dict:
+    """Every visitor opens a hand-in link of its lesson at `step`, and the server replays them all at once; returns
+    once each has paused there (or raises after timeout_s), with the timelines' figures."""
+    from urllib.parse import urlencode
+
+    t0 = time.monotonic()
+    for v in visitors:
+        v.client.predict(urlencode({"pg_lesson": v.lesson, "pg_step": step}), api_name="/playground_open_link")
+    pending = list(visitors)
+    while pending:
+        if time.monotonic() - t0 > timeout_s:
+            raise SystemExit(f"{len(pending)} visitors had not replayed to step {step} within {timeout_s:.0f} s")
+        time.sleep(15)          # the status call is a page's poll too: an unpolled Playground pauses after 60 s
+        pending = [v for v in pending if v.client.predict(api_name="/playground_status")["step"] < step]
+    lines = [v.client.predict(api_name="/playground_timeline") for v in visitors]
+    return {"timeline_steps": step, "replay_s": round(time.monotonic() - t0, 1),
+            "timelines_mb": round(sum(t["mb"] for t in lines), 1),
+            "timeline_mb_max": max(t["mb"] for t in lines), "timeline_budget_mb": lines[0]["budget_mb"],
+            "snapshots_kept_median": statistics.median(len(t["steps"]) for t in lines)}
+
+
+def classroom(url: str, pid: int, n: int, seconds: float, timeline_steps: int = 0) -> dict:
     rss_bare = rss_mb(pid)
     warm = Visitor(url, LESSONS[0])        # one visitor first, so torch and the views are loaded: RSS from here
     warm.client.predict(LESSONS[0], api_name="/playground_lesson")
@@ -150,6 +174,8 @@ def classroom(url: str, pid: int, n: int, seconds: float) -> dict:
     with ThreadPoolExecutor(n) as pool:
         visitors = list(pool.map(lambda i: Visitor(url, LESSONS[i % len(LESSONS)]), range(n)))
     rss_start = rss_mb(pid)
+    filled = fill_timelines(visitors, timeline_steps) if timeline_steps else {}
+    rss_filled = rss_mb(pid)
     started = [v.start() for v in visitors]
     refused = sum(not s.get("playing") for s in started)
     threads = [threading.Thread(target=v.run, args=(seconds,)) for v in visitors]
@@ -174,7 +200,8 @@ def classroom(url: str, pid: int, n: int, seconds: float) -> dict:
         "kbytes_per_s_per_visitor": round(statistics.mean(v.bytes / v.playing_s for v in visitors) / 1024, 1),
         "final_step_min": min(v.last_step for v in visitors),
         "final_step_median": statistics.median(v.last_step for v in visitors),
-        "rss_bare_mb": round(rss_bare), "rss_start_mb": round(rss_start), "rss_end_mb": round(rss_end), "rss_growth_mb": round(rss_end - rss_start),
+        "rss_bare_mb": round(rss_bare), "rss_start_mb": round(rss_start), "rss_filled_mb": round(rss_filled),
+        "rss_end_mb": round(rss_end), "rss_growth_mb": round(rss_end - rss_start), **filled,
     }
 
 
@@ -189,8 +216,8 @@ def the_limit(url: str, burst: int) -> dict:
            "ninth_message": answers[8]["message"], "ninth_refused": (not answers[8]["playing"]
                                                                       and BUSY in answers[8]["message"])}
     if burst:
-        stop = threading.Event()
-        watch = threading.Thread(target=_keep_polling, args=(first[:8], stop), daemon=True)
+        stop, poll_errors = threading.Event(), []
+        watch = threading.Thread(target=_keep_polling, args=(first[:8], stop, poll_errors), daemon=True)
         watch.start()           # the first 8 students' pages keep polling: their Playgrounds keep playing
         try:
             got, latencies, errors, took = _burst(url, burst)
@@ -201,7 +228,8 @@ def the_limit(url: str, burst: int) -> dict:
         alive = first[0].predict(api_name="/playground_status")
         latencies.sort()
         out.update({"burst": burst, "burst_s": round(took, 1), "burst_errors": len(errors),
-                    "burst_error_examples": errors[:3],
+                    "burst_error_examples": errors[:3], "burst_poll_errors": len(poll_errors),
+                    "burst_poll_error_examples": poll_errors[:2],
                     "burst_refused_with_message": sum(not g["playing"] and BUSY in g["message"] for g in got),
                     "burst_playing": sum(bool(g["playing"]) for g in got),
                     "burst_answer_p50_s": round(statistics.median(latencies), 2) if latencies else None,
@@ -213,10 +241,15 @@ def the_limit(url: str, burst: int) -> dict:
     return out
 
 
-def _keep_polling(clients, stop: threading.Event) -> None:
+def _keep_polling(clients, stop: threading.Event, errors: list) -> None:
+    """The first visitors' pages keep polling during the burst; a poll the crowded server answers too late is
+    counted (burst_poll_errors), not a crash."""
     while not stop.wait(5):
         for c in clients:
-            c.predict(api_name="/playground_status")
+            try:
+                c.predict(api_name="/playground_status")
+            except Exception as e:      # noqa: BLE001 (httpx's timeouts and gradio_client's errors alike)
+                errors.append(repr(e)[:200])
 
 
 def _burst(url: str, n: int, timeout_s: float = 60) -> tuple[list[dict], list[float], list[str], float]:
@@ -277,13 +310,15 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--burst", type=int, default=200, help="visitors pressing Play at once on the default limit "
                                                           "(0: skip)")
+    p.add_argument("--timeline-steps", type=int, default=1500,
+                   help="replay every visitor's lesson to this step first, filling its timeline (0: skip)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         proc, url = start_app(args.visitors, work)
         try:
-            room = classroom(url, proc.pid, args.visitors, args.seconds)
+            room = classroom(url, proc.pid, args.visitors, args.seconds, args.timeline_steps)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -304,6 +339,11 @@ def main(argv=None) -> int:
         print(f"frames/s per playing visitor {r['frames_per_s_per_visitor']}, "
               f"bytes/s per visitor {r['kbytes_per_s_per_visitor']} KiB/s, final step lowest {r['final_step_min']}, "
               f"median {r['final_step_median']}")
+        if r.get("timeline_steps"):
+            print(f"timelines: every visitor replayed to step {r['timeline_steps']} first ({r['replay_s']} s), "
+                  f"{r['timelines_mb']} MB of snapshots in all, at most {r['timeline_mb_max']} MB a visitor "
+                  f"(budget {r['timeline_budget_mb']} MB), median {r['snapshots_kept_median']} snapshots kept; "
+                  f"server RSS then {r['rss_filled_mb']} MB")
         print(f"server RSS {r['rss_bare_mb']} MB just started, {r['rss_start_mb']} MB at start (one Playground "
               f"used, {r['visitors']} clients connected), {r['rss_end_mb']} MB at end (+{r['rss_growth_mb']} MB)")
         for e in r["error_examples"] + r["wrong_examples"]:

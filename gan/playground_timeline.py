@@ -8,7 +8,8 @@ random stream is part of it.
 Memory is bounded per visitor (`budget_bytes`, TIMELINE_BYTES by default): a snapshot is taken every `every` G
 steps, and when the snapshots together pass the budget the timeline keeps every other one and doubles `every`, so a
 long run keeps its whole span, more coarsely. Step 0 and the latest snapshot always stay. At the Playground's
-default sizes a snapshot is about 1 MB, a lesson's 0.1-0.3 MB (G and its EMA, D, and Adam's two moments of each).
+default sizes a snapshot is about 0.9 MB, a lesson's 0.27-2.0 MB (G and its EMA, D, and Adam's two moments of each;
+measured after a step, once the moments exist). benchmarks/classroom.py measures 25 full timelines.
 
 No Gradio and no training here: gan.playground takes the snapshots and restores them.
 """
