@@ -59,13 +59,18 @@ def test_explore_opens_on_the_clean_sample_and_a_link_on_what_it_names(tmp_path)
     from gan.ui import explore_tab
     from gan.ui.app import AppContext
 
-    (tmp_path / "mnist-dcgan.safetensors").write_bytes((WEIGHTS / "mnist-dcgan.safetensors").read_bytes())
+    for name in ("mnist-dcgan", "mnist-cond"):
+        (tmp_path / f"{name}.safetensors").write_bytes((WEIGHTS / f"{name}.safetensors").read_bytes())
     ctx = AppContext(Catalog(tmp_path, None))
     clean = first_view(load_generator(WEIGHTS / "mnist-dcgan.safetensors")).seed
     bare = SimpleNamespace(session_hash="first-bare", query_params={})
     assert explore_tab.on_load(ctx, bare)["seed"] == clean
     named = SimpleNamespace(session_hash="first-named", query_params={"model": "mnist-dcgan", "seed": "5"})
     assert explore_tab.on_load(ctx, named)["seed"] == 5
+    # a conditional model named without a seed opens on its clean (seed, class) pair
+    cond = first_view(load_generator(WEIGHTS / "mnist-cond.safetensors"))
+    out = explore_tab.on_load(ctx, SimpleNamespace(session_hash="first-cond", query_params={"model": "mnist-cond"}))
+    assert out["seed"] == cond.seed and out["cls"]["value"] == cond.label
     # a share link names its model, so it opens the same view whatever the default becomes
     link = explore_tab.on_share_link(ctx, "http://host/", bare)["link"]
     assert link.startswith("http://host/?model=mnist-dcgan&seed=") and f"seed={clean}&" in link
