@@ -34,7 +34,7 @@ def api_pixels(path) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------ truncation
-def test_switching_model_resets_truncation_and_says_so(page, app_url, client):
+def test_switching_model_resets_truncation_and_says_so(page, app_url, client, opening_seed):
     img = open_app(page, app_url)
     expect(page.locator("#explore-model input")).to_have_value(re.compile(r"^tiny-mnist ·"))
     before = img.get_attribute("src")
@@ -47,10 +47,11 @@ def test_switching_model_resets_truncation_and_says_so(page, app_url, client):
     message = page.locator("#explore-message")
     expect(message).to_contain_text("Truncation is back to 1", timeout=15_000)
     expect(message).to_contain_text("0.3")
-    # what is drawn is the new model at ψ 1, not at the old 0.3
+    # what is drawn is the new model at ψ 1, not at the old 0.3 (at the seed the page opened on: gan.first_view)
     shown = shown_pixels(page, img)
-    at_one = api_pixels(client.predict(seed=0, model="tiny-mnist-cond", truncation=1.0, api_name="/generate")[0])
-    at_old = api_pixels(client.predict(seed=0, model="tiny-mnist-cond", truncation=0.3, api_name="/generate")[0])
+    seed = opening_seed
+    at_one = api_pixels(client.predict(seed=seed, model="tiny-mnist-cond", truncation=1.0, api_name="/generate")[0])
+    at_old = api_pixels(client.predict(seed=seed, model="tiny-mnist-cond", truncation=0.3, api_name="/generate")[0])
     assert not np.array_equal(at_one, at_old)
     assert np.array_equal(shown, at_one)
     # ψ already 1: a switch says nothing
