@@ -26,15 +26,7 @@ class FirstView:
     seed: int
     label: int | None           # None for an unconditional model
     confidence: float | None    # the classifier's probability for it; None when no classifier judged it
-    classifier: str | None      # the classifier file's name, for the README and a curious user
-
-    @property
-    def why(self) -> str:
-        if self.confidence is None:
-            return "seed 0: no classifier for this model's data"
-        what = "the class asked for" if self.label is not None else "its top class"
-        return (f"seed {self.seed}: of seeds 0-{FIRST_SEEDS - 1}, the one {self.classifier} is surest of "
-                f"({self.confidence:.0%} for {what})")
+    classifier: str | None      # the classifier file's name that judged it
 
 
 def default_model(names) -> str | None:
