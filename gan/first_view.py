@@ -60,6 +60,8 @@ def _classifier_for(pipe):
 @torch.inference_mode()
 def first_view(pipe) -> FirstView:
     """The seed (and class) to open `pipe` on, by the rule in the module docstring."""
+    from gan.metrics import fit_to_classifier
+
     found = _classifier_for(pipe)
     conditional = bool(pipe.config.conditional)
     if found is None:
@@ -71,10 +73,7 @@ def first_view(pipe) -> FirstView:
     best = (-1.0, 0, None)
     for c in classes:
         images = pipe.decode(z, [c] * len(seeds) if c is not None else None).cpu()
-        size = classifier.cfg.image_size
-        if images.shape[-1] != size:
-            images = torch.nn.functional.interpolate(images, size=(size, size), mode="area")
-        _, probs = classifier.embed(images)
+        _, probs = classifier.embed(fit_to_classifier(images, classifier.cfg.image_size))
         score = probs[:, c] if c is not None else probs.max(dim=1).values
         i = int(score.argmax())             # argmax returns the first of equal maxima: the lowest seed
         if float(score[i]) > best[0]:

@@ -277,5 +277,5 @@ def image_lesson_coverage(name: str, steps: int | None = None, n: int = 1000, se
         z = torch.randn(n, t.model_config.z_dim, generator=g)
         images = t.G(z)
     ref = metrics.reference(cfg.dataset)
-    _, probs = ref.classifier.embed(metrics._fit(images, ref.image_size))
+    _, probs = ref.classifier.embed(metrics.fit_to_classifier(images, ref.image_size))
     return {"step": t.step_count, **metrics.class_figures(probs, ref.prior)}

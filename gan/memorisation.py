@@ -281,7 +281,8 @@ def _build(dataset: str, image_size: int) -> TrainingSet:
     if dataset in metrics.CLASSIFIER_FOR:
         ref = metrics.reference(dataset)  # the metrics' classifier, loaded once for the server
         if ref.channels == images.shape[1]:
-            feats, _ = ref.classifier.embed(metrics._fit(ds.batch(torch.arange(len(ds))).cpu(), ref.image_size))
+            real = ds.batch(torch.arange(len(ds))).cpu()
+            feats, _ = ref.classifier.embed(metrics.fit_to_classifier(real, ref.image_size))
             out.features, out.feature_sq_norms = feats, (feats * feats).sum(1)
             out.typical_features = _typical(
                 lambda i, j: feature_sq_distances(feats, feats[rows[i:j]], out.feature_sq_norms), len(rows), rows)
@@ -380,9 +381,9 @@ def nearest_training_images(pipe_or_info, image: torch.Tensor, k: int = K_DEFAUL
     pixels = Neighbours("pixels", idx, dist, train.as_float(torch.tensor(idx)), train.typical_pixels)
     features = None
     if train.features is not None:
-        from gan.metrics import _fit
+        from gan.metrics import fit_to_classifier
 
-        f, _ = train.classifier.embed(_fit(x[None], train.classifier_size))
+        f, _ = train.classifier.embed(fit_to_classifier(x[None], train.classifier_size))
         fsq = feature_sq_distances(train.features, f, train.feature_sq_norms)[0]
 
         def exact_features(idx: torch.Tensor) -> torch.Tensor:

@@ -180,7 +180,7 @@ class Reference:
         if m not in self.floors:
             have = 0 if self.floor_features is None else self.floor_features.shape[0]
             if have < m:
-                more, _ = self.classifier.embed(_fit(self.floor_images[have:m], self.image_size))
+                more, _ = self.classifier.embed(fit_to_classifier(self.floor_images[have:m], self.image_size))
                 self.floor_features = more if self.floor_features is None else torch.cat([self.floor_features, more])
             self.floors[m] = frechet_distance(self.floor_features[:m], self.test_features)
         return self.floors[m]
@@ -215,7 +215,7 @@ def reference(dataset: str, classifier: str | Path | None = None, data_root: str
         train = load_dataset(dataset, split="train", data_root=data_root)
         if test.channels != model.cfg.channels:
             raise GanInputError(f"the classifier {path.name} expects {model.cfg.channels}-channel images")
-        feats, probs = model.embed(_fit(test.batch(torch.arange(len(test))), model.cfg.image_size))
+        feats, probs = model.embed(fit_to_classifier(test.batch(torch.arange(len(test))), model.cfg.image_size))
         labels = test.labels.cpu()
         prior = torch.bincount(labels, minlength=model.cfg.n_classes).double() / len(labels)
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:MAX_FLOOR_SPLIT]
@@ -227,7 +227,7 @@ def reference(dataset: str, classifier: str | Path | None = None, data_root: str
         return ref
 
 
-def _fit(images: torch.Tensor, size: int) -> torch.Tensor:
+def fit_to_classifier(images: torch.Tensor, size: int) -> torch.Tensor:
     """Generated images at another resolution are resized to what the classifier reads."""
     if images.shape[-1] == size:
         return images
@@ -258,7 +258,7 @@ def image_metrics(images: torch.Tensor, dataset: str, labels: torch.Tensor | Non
     if images.shape[1] != ref.channels:
         raise GanInputError(f"the images have {images.shape[1]} channels, the {dataset} classifier reads "
                             f"{ref.channels}")
-    feats, probs = ref.classifier.embed(_fit(images.detach().float().cpu(), ref.image_size))
+    feats, probs = ref.classifier.embed(fit_to_classifier(images.detach().float().cpu(), ref.image_size))
     n = feats.shape[0]
     out = {"n": n, "fd": round(frechet_distance(feats, ref.test_features), 4)}
     if with_floor:
