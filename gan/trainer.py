@@ -144,6 +144,14 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         b_ema.copy_(b)
 
 
+def copy_weights(dst: nn.Module, src: nn.Module) -> None:
+    """dst's parameters and buffers set to src's, exactly and in place: what load_state_dict(state_dict()) does
+    for two copies of one network, without its per-key bookkeeping, which cost a tenth of a small 2-D model's step
+    (the Playground's lessons copy G to the EMA G every step)."""
+    with torch.no_grad():
+        torch._foreach_copy_([*dst.parameters(), *dst.buffers()], [*src.parameters(), *src.buffers()])
+
+
 # -------------------------------------------------------------------------------------------------- trainer
 @dataclass
 class StepRecord:
@@ -314,7 +322,7 @@ class Trainer:
             decay = min(self.cfg.ema, (1 + self.step_count) / (10 + self.step_count))
             update_ema(self.G_ema, self.G, decay)
         else:
-            self.G_ema.load_state_dict(self.G.state_dict())
+            copy_weights(self.G_ema, self.G)
 
     def step(self) -> None:
         """One iteration: (1) D x n_critic, (2) G, (3) EMA, (4) record (kept on the device until flush)."""

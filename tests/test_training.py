@@ -44,6 +44,19 @@ def test_conditional_spectral_norm_hinge_steps():
     assert t.model_config.n_classes == 10 and np.isfinite(t.flush()["loss_d"])
 
 
+@pytest.mark.parametrize("kw", [dict(dataset="mnist"), dict(dataset="mnist", conditional=True, spectral_norm=True,
+                                                              loss="hinge"), dict(dataset="ring8")])
+def test_without_ema_the_ema_generator_is_g_exactly(kw):
+    """--ema 0: the saved (EMA) generator is G itself after every step, parameters and buffers (batch norm's
+    running statistics, spectral norm's vectors) alike."""
+    t = Trainer(tiny(ema=0.0, **kw))
+    for _ in range(2):
+        t.step()
+        g, e = t.G.state_dict(), t.G_ema.state_dict()
+        assert g.keys() == e.keys() and all(torch.equal(g[k], e[k]) for k in g)
+    assert not t.G_ema.training                      # the copy leaves the EMA G in eval mode
+
+
 def test_folder_and_csv_datasets_train(tmp_path):
     from PIL import Image
 
