@@ -117,6 +117,31 @@ def test_two_clients_at_once_get_their_own_walks(app_url):
     assert results[0][2] != results[1][2] and results[0][3] != results[1][3]
 
 
+def test_the_first_walk_is_made_once_per_model_for_every_page(demo, weights_dir):
+    """The walk a page opens on is the same for every visitor of a model: made once and shared (its files outlive
+    the hourly clean of the visitors' own walks); a walk a visitor asks for is their own, and a live run's model
+    (whose weights change) is walked anew for each page."""
+    from pathlib import Path
+
+    from gan.pipeline import load_generator
+    from gan.ui.app import clean_scratch
+    from gan.ui.interpolate_tab import on_first_animation, on_interpolate
+
+    ctx, values = demo.ganscope, ("0, 1, 2, 3", "slerp", 24, False, 1.0, 12)
+    one, two = on_first_animation(ctx, "tiny-mnist", *values), on_first_animation(ctx, "tiny-mnist", *values)
+    assert one[4] == "" and len(gif_frames(one[2])) == 24
+    assert (one[2], one[3]) == (two[2], two[3]) and np.array_equal(one[1], two[1])
+    clean_scratch(ctx.scratch("interpolate"), max_age_s=0)       # as an hour later
+    assert Path(one[2]).is_file() and Path(one[3]).is_file()
+    assert on_interpolate(ctx, "tiny-mnist", *values)[2] != one[2]
+    name = "live: first-walk-check"
+    ctx.catalog.add_live(name, load_generator(weights_dir / "tiny-mnist.safetensors"))
+    try:
+        assert on_first_animation(ctx, name, *values)[2] != on_first_animation(ctx, name, *values)[2]
+    finally:
+        ctx.catalog.remove_live(name)
+
+
 def test_classes_on_an_unconditional_model_are_a_note(client):
     *files, message = client.predict(model="tiny-mnist", keyframes="3:1, 7:7", frames=4, api_name="/interpolate")
     assert all(files) and "not class-conditional" in message
