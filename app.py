@@ -15,6 +15,7 @@ import secrets
 import sys
 import threading
 
+from gan.malloc import fewer_malloc_arenas, trim_malloc_every
 from gan.ui.app import build_demo, launch_kwargs
 
 DEFAULT_WEIGHTS = os.environ.get("GANSCOPE_WEIGHTS", "weights")
@@ -42,24 +43,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teacher-token", metavar="TOKEN", default=None,
                    help="the teacher link's token in --classroom mode (default: a random one)")
     return p.parse_args(argv)
-
-
-def fewer_malloc_arenas(arenas: int = 2) -> bool:
-    """Cap glibc's malloc arenas for the server process (what MALLOC_ARENA_MAX does, set before any thread starts).
-
-    glibc gives each new thread its own arena, up to 8 per core, and keeps freed memory in each: a classroom server
-    runs Gradio's request threads next to the Playground workers, and with 25 visitors its RSS grew 393 MB in 60 s
-    against 227 MB with two arenas (benchmarks/classroom.py, 2026-12-02), at no measurable cost in speed. A no-op
-    where the C library is not glibc, or when the user set MALLOC_ARENA_MAX themselves."""
-    if not sys.platform.startswith("linux") or "MALLOC_ARENA_MAX" in os.environ:
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # musl and others have no mallopt
-        return False
-    return mallopt(-8, arenas) == 1      # M_ARENA_MAX in glibc's malloc.h
 
 
 def preload(demo) -> threading.Thread:
@@ -124,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"app.py: no generators in {args.weights}/ or {args.runs}/ yet; the page will say so "
               "(train one with python -m gan.train)", file=sys.stderr)
     preload(demo)
+    trim_malloc_every()
     demo.queue(default_concurrency_limit=2).launch(server_name=args.host, server_port=args.port,
                                                    share=args.share, auth=auth, prevent_thread_lock=True,
                                                    **launch_kwargs())
