@@ -119,21 +119,25 @@ def test_two_clients_at_once_get_their_own_walks(app_url):
 
 def test_the_first_walk_is_made_once_per_model_for_every_page(demo, weights_dir):
     """The walk a page opens on is the same for every visitor of a model: made once and shared (its files outlive
-    the hourly clean of the visitors' own walks); a walk a visitor asks for is their own, and a live run's model
-    (whose weights change) is walked anew for each page."""
+    the hourly clean of the visitors' own walks); a walk a visitor asks for, a first walk of other values than the
+    widgets' defaults and a live run's model (whose weights change) are walked anew each time."""
     from pathlib import Path
 
     from gan.pipeline import load_generator
     from gan.ui.app import clean_scratch
     from gan.ui.interpolate_tab import on_first_animation, on_interpolate
 
-    ctx, values = demo.ganscope, ("0, 1, 2, 3", "slerp", 24, False, 1.0, 12)
+    from gan.ui.interpolate_tab import FIRST_WALK
+
+    ctx, values = demo.ganscope, FIRST_WALK
     one, two = on_first_animation(ctx, "tiny-mnist", *values), on_first_animation(ctx, "tiny-mnist", *values)
     assert one[4] == "" and len(gif_frames(one[2])) == 24
     assert (one[2], one[3]) == (two[2], two[3]) and np.array_equal(one[1], two[1])
     clean_scratch(ctx.scratch("interpolate"), max_age_s=0)       # as an hour later
     assert Path(one[2]).is_file() and Path(one[3]).is_file()
     assert on_interpolate(ctx, "tiny-mnist", *values)[2] != one[2]
+    other = ("1, 2", *values[1:])                                  # a page sending other values: its own walk
+    assert on_first_animation(ctx, "tiny-mnist", *other)[2] != on_first_animation(ctx, "tiny-mnist", *other)[2]
     name = "live: first-walk-check"
     ctx.catalog.add_live(name, load_generator(weights_dir / "tiny-mnist.safetensors"))
     try:

@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# glibc raises its mmap threshold to the size of the first large block freed (16 MiB here; at most 32 MiB), so the 1 MiB blocks
-# after it come from the heap; all but the last one (which pins the heap's top, so no automatic trim) are freed,
+# glibc raises its mmap threshold to the size of the first large block freed (16 MiB here; at most 32 MiB), so the
+# 1 MiB blocks after it come from the heap; all but the last one (which pins the heap's top, so no automatic trim) are freed,
 # and the RSS stays up until malloc_trim hands the free pages back.
 PROBE = textwrap.dedent("""
     import ctypes, sys, time
@@ -44,7 +44,8 @@ PROBE = textwrap.dedent("""
 
 def probe(mode: str, wait_s: float) -> tuple[float, float, bool]:
     """(RSS with the blocks freed, RSS after waiting up to wait_s for it to drop, whether a trim thread ran)."""
-    done = subprocess.run([sys.executable, "-c", PROBE, mode, str(wait_s)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", PROBE, mode, str(wait_s)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     kept, after, alive = done.stdout.split()
     return float(kept), float(after), alive == "True"

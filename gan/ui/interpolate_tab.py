@@ -25,6 +25,8 @@ STRIP_ROW = 12             # frames per row of the strip at most
 STRIP_CELL = 64            # room for each frame in the strip: 28 px shows at 56, 32 px at 64 (whole factors)
 NO_WALK = "Frames"         # the strip's label when there is no walk to count
 LABELS = {"fps": "frames per second"}   # the library's FieldError names a setting; the page says its label
+# The widgets' defaults (keyframes, mode, frames, loop, truncation, fps): the walk every page opens on
+FIRST_WALK = ("0, 1, 2, 3", "slerp", 24, False, 1.0, 12)
 
 
 # ------------------------------------------------------------------------------------------------- handlers
@@ -43,9 +45,11 @@ def on_first_animation(ctx, model, keyframes, mode, frames, loop, truncation, fp
     """On page load, the walk for the widgets' defaults, so the tab opens on an animation and its frames rather
     than four empty boxes. It is the same walk for every page that opens on a model, so it is made once per model
     (about 0.25 s of a core for 24 frames at 28x28, GIF and MP4) and shared: a classroom's 25 page loads do not
-    each make it again. A problem is only noted (no pop-up: the visitor has not asked for anything yet)."""
+    each make it again. Only the defaults' walk is shared (a page that sends other values gets its own, so no
+    client can fill the cache). A problem is only noted (no pop-up: the visitor has not asked for anything yet)."""
+    values = (keyframes, mode, frames, loop, truncation, fps)
     try:
-        return _walk(ctx, model, keyframes, mode, frames, loop, truncation, fps, shared=True)
+        return _walk(ctx, model, *values, shared=values == FIRST_WALK)
     except GanInputError as e:
         return _nothing(e)
 
@@ -87,15 +91,16 @@ def build(ctx, demo: gr.Blocks) -> None:
         with gr.Column(scale=2, min_width=320):
             model = gr.Dropdown(_image_choices(ctx.catalog), value=default, label="Model", allow_custom_value=True,
                                 elem_id="interp-model")
-            keyframes = gr.Textbox("0, 1, 2, 3", label="Keyframes", elem_id="keyframes",
+            keyframes = gr.Textbox(FIRST_WALK[0], label="Keyframes", elem_id="keyframes",
                                    info="seeds separated by commas; for a conditional model add a class after a "
                                         "colon, e.g. 3:1, 7:7, 12:4 (without one: seed mod the number of classes)")
             with gr.Row():
-                mode = gr.Radio(list(MODES), value="slerp", label="interpolation", elem_id="interp-mode")
-                loop = gr.Checkbox(False, label="loop back to the first keyframe", elem_id="interp-loop")
-            frames = gr.Number(24, label="frames", elem_id="interp-frames", info=f"2 to {FRAME_LIMIT} frames in all")
-            truncation = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="truncation", elem_id="interp-psi")
-            fps = gr.Slider(1, 30, value=12, step=1, label="frames per second", elem_id="interp-fps")
+                mode = gr.Radio(list(MODES), value=FIRST_WALK[1], label="interpolation", elem_id="interp-mode")
+                loop = gr.Checkbox(FIRST_WALK[3], label="loop back to the first keyframe", elem_id="interp-loop")
+            frames = gr.Number(FIRST_WALK[2], label="frames", elem_id="interp-frames",
+                               info=f"2 to {FRAME_LIMIT} frames in all")
+            truncation = gr.Slider(0.01, 1.0, value=FIRST_WALK[4], step=0.01, label="truncation", elem_id="interp-psi")
+            fps = gr.Slider(1, 30, value=FIRST_WALK[5], step=1, label="frames per second", elem_id="interp-fps")
             go = gr.Button("Make animation", variant="primary", elem_id="interp-go")
         with gr.Column(scale=3, min_width=360):
             animation = gr.Image(label="Animation", type="filepath", interactive=False, elem_id="interp-animation",
@@ -127,8 +132,8 @@ def build(ctx, demo: gr.Blocks) -> None:
 # ------------------------------------------------------------------------------------------------- helpers
 def _walk(ctx, model, keyframes, mode, frames, loop, truncation, fps, shared: bool = False) -> tuple:
     """The five outputs of a walk on `model` (None: the default image model), in a fresh folder of this server's
-    scratch space (files older than an hour are removed first). shared: made once per model and these values, for
-    every page that asks (the catalog's per-model cache, which a reloaded model file drops; a live run's model
+    scratch space (files older than an hour are removed first). shared: made once per model, for every page that
+    asks (the catalog's per-model cache, which a reloaded model file drops; a live run's model
     is always walked anew), in a scratch folder of its own that the hourly clean leaves alone, so the files it
     names stay."""
     from gan.render import make_walk
@@ -141,8 +146,7 @@ def _walk(ctx, model, keyframes, mode, frames, loop, truncation, fps, shared: bo
         return str(walk.gif), _strip_rows([walk.frames[i] for i in pick]), str(walk.gif), str(walk.mp4), walk.note
 
     if shared and entry.source != "live":   # a live run's weights change under the same pipeline
-        key = f"first walk {(keyframes, mode, frames, loop, truncation, fps)!r}"
-        return ctx.catalog.cached(entry.name, key,
+        return ctx.catalog.cached(entry.name, "first walk",
                                   lambda pipe: make(pipe, Path(tempfile.mkdtemp(dir=ctx.scratch("first-walks")))))
     scratch = ctx.scratch("interpolate")
     clean_scratch(scratch)
