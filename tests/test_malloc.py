@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # glibc raises its mmap threshold to the size of the first large block freed (16 MiB here; at most 32 MiB), so the
-# 1 MiB blocks after it come from the heap; all but the last one (which pins the heap's top, so no automatic trim) are freed,
-# and the RSS stays up until malloc_trim hands the free pages back.
+# 1 MiB blocks after it come from the heap; all but the last one (which pins the heap's top, so no automatic trim)
+# are freed, and the RSS stays up until malloc_trim hands the free pages back.
 PROBE = textwrap.dedent("""
     import ctypes, sys, time
     from gan.malloc import trim_malloc_every
